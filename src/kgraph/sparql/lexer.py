@@ -1,0 +1,186 @@
+"""A small SPARQL tokenizer for the few rewrites the protocol layer needs.
+
+kgraph never evaluates SPARQL itself; the engine parses and runs it. But the
+protocol asks for a handful of decisions *before* the engine sees the text:
+whether a query names its own dataset (``FROM``), which ``SERVICE`` endpoints it
+calls, and where ``using-graph-uri`` parameters become ``USING`` clauses. Those
+need tokens that respect strings, IRIs and comments, nothing more. Parsing
+with rdflib instead would cost milliseconds per request and, as measured on
+these machines, is not thread-safe.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from urllib.parse import urljoin
+
+_PN_CHARS_BASE = "A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u02ff\u0370-\u037d\u037f-\u1fff\u200c-\u200d\u2070-\u218f\u2c00-\u2fef\u3001-\ud7ff\uf900-\ufdcf\ufdf0-\ufffd\U00010000-\U000effff"
+_PN_CHARS = _PN_CHARS_BASE + "_0-9\u00b7\u0300-\u036f\u203f-\u2040-"
+
+_TOKEN = re.compile(
+    r"""
+    (?P<ws>\s+)
+  | (?P<comment>\#[^\n\r]*)
+  | (?P<string>'''(?:[^'\\]|\\.|'(?!''))*'''|\"\"\"(?:[^"\\]|\\.|"(?!""))*\"\"\"
+              |'(?:[^'\\\n\r]|\\.)*'|"(?:[^"\\\n\r]|\\.)*")
+  | (?P<iri><[^<>"{}|^`\\\x00-\x20]*>)
+  | (?P<var>[?$][%(chars)s]+)
+  | (?P<pname>(?:[%(base)s](?:[%(chars)s.]*[%(chars)s])?)?:(?:(?:[%(chars)s:]|%%[0-9A-Fa-f]{2}|\\[_~.\-!$&'()*+,;=/?#@%%])(?:(?:[%(chars)s.:]|%%[0-9A-Fa-f]{2}|\\[_~.\-!$&'()*+,;=/?#@%%])*(?:[%(chars)s:]|%%[0-9A-Fa-f]{2}|\\[_~.\-!$&'()*+,;=/?#@%%]))?)?)
+  | (?P<word>[%(base)s_][%(chars)s]*)
+  | (?P<number>[0-9]+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?|\.[0-9]+(?:[eE][+-]?[0-9]+)?)
+  | (?P<punct>\^\^|&&|\|\||!=|<=|>=|.)
+    """
+    % {"base": _PN_CHARS_BASE, "chars": _PN_CHARS},
+    re.VERBOSE | re.DOTALL,
+)
+
+
+@dataclass(frozen=True)
+class Token:
+    """One lexical token: its kind, text and span in the source."""
+
+    kind: str
+    text: str
+    start: int
+    end: int
+    depth: int  # brace depth at the token (``{`` itself sits at the outer depth)
+
+    def is_word(self, *words: str) -> bool:
+        return self.kind == "word" and self.text.upper() in words
+
+
+def tokenize(text: str) -> Iterator[Token]:
+    """Yield the significant tokens of ``text`` (no whitespace or comments)."""
+    depth = 0
+    pos = 0
+    n = len(text)
+    while pos < n:
+        m = _TOKEN.match(text, pos)
+        if m is None:  # pragma: no cover - the last alternative matches any char
+            raise ValueError(f"cannot tokenize at offset {pos}")
+        kind = m.lastgroup or "punct"
+        tok_text = m.group()
+        pos = m.end()
+        if kind in ("ws", "comment"):
+            continue
+        if kind == "punct" and tok_text == "}":
+            depth = max(depth - 1, 0)
+        yield Token(kind, tok_text, m.start(), m.end(), depth)
+        if kind == "punct" and tok_text == "{":
+            depth += 1
+
+
+def _prologue(tokens: Sequence[Token]) -> tuple[str | None, dict[str, str]]:
+    base: str | None = None
+    prefixes: dict[str, str] = {}
+    for i, tok in enumerate(tokens):
+        if tok.is_word("BASE") and i + 1 < len(tokens) and tokens[i + 1].kind == "iri":
+            base = _resolve(tokens[i + 1].text[1:-1], base)
+        elif (
+            tok.is_word("PREFIX")
+            and i + 2 < len(tokens)
+            and tokens[i + 1].kind == "pname"
+            and tokens[i + 2].kind == "iri"
+        ):
+            prefixes[tokens[i + 1].text[:-1]] = _resolve(tokens[i + 2].text[1:-1], base)
+    return base, prefixes
+
+
+def _resolve(iri: str, base: str | None) -> str:
+    return urljoin(base, iri) if base else iri
+
+
+def has_dataset_clause(query: str) -> bool:
+    """Whether a query names its own dataset with ``FROM`` or ``FROM NAMED``."""
+    return any(tok.is_word("FROM") for tok in tokenize(query))
+
+
+@dataclass(frozen=True)
+class ServiceRef:
+    """A ``SERVICE`` clause: the endpoint IRI (``None`` for a variable) and its span."""
+
+    iri: str | None
+    variable: str | None
+    silent: bool
+    start: int  # span of the endpoint token, for rewriting
+    end: int
+    keyword_start: int  # where the SERVICE keyword starts
+
+
+def service_refs(query: str) -> list[ServiceRef]:
+    """Every ``SERVICE`` clause of a query or update, with its endpoint resolved."""
+    tokens = list(tokenize(query))
+    base, prefixes = _prologue(tokens)
+    refs: list[ServiceRef] = []
+    for i, tok in enumerate(tokens):
+        if not tok.is_word("SERVICE"):
+            continue
+        j = i + 1
+        silent = j < len(tokens) and tokens[j].is_word("SILENT")
+        if silent:
+            j += 1
+        if j >= len(tokens):
+            continue
+        target = tokens[j]
+        if target.kind == "iri":
+            iri = _resolve(target.text[1:-1], base)
+            refs.append(ServiceRef(iri, None, silent, target.start, target.end, tok.start))
+        elif target.kind == "pname":
+            prefix, _, local = target.text.partition(":")
+            ns = prefixes.get(prefix)
+            iri = None if ns is None else ns + re.sub(r"\\(.)", r"\1", local)
+            refs.append(ServiceRef(iri, None, silent, target.start, target.end, tok.start))
+        elif target.kind == "var":
+            refs.append(ServiceRef(None, target.text[1:], silent, target.start, target.end, tok.start))
+    return refs
+
+
+class DatasetConflictError(ValueError):
+    """Protocol dataset parameters given for an update that names its own dataset."""
+
+
+def inject_using(update: str, using: Sequence[str], using_named: Sequence[str]) -> str:
+    """Apply ``using-graph-uri``/``using-named-graph-uri`` to every DELETE/INSERT ... WHERE.
+
+    SPARQL 1.1 Protocol §2.2.3: the parameters act as ``USING``/``USING NAMED``
+    clauses; an update that already has ``USING``, ``USING NAMED`` or ``WITH``
+    together with the parameters is an error.
+    """
+    if not using and not using_named:
+        return update
+    tokens = list(tokenize(update))
+    for tok in tokens:
+        if tok.depth == 0 and tok.is_word("USING", "WITH"):
+            raise DatasetConflictError(
+                "using-graph-uri/using-named-graph-uri cannot be combined with an update "
+                f"that has its own {tok.text.upper()} clause"
+            )
+    clause = "".join(f"USING <{g}> " for g in using) + "".join(
+        f"USING NAMED <{g}> " for g in using_named
+    )
+    out: list[str] = []
+    last = 0
+    for i, tok in enumerate(tokens):
+        if tok.depth == 0 and tok.is_word("WHERE"):
+            prev = tokens[i - 1] if i else None
+            if prev is not None and prev.is_word("DELETE"):
+                continue  # DELETE WHERE has no USING clause
+            out.append(update[last : tok.start])
+            out.append(clause)
+            last = tok.start
+    out.append(update[last:])
+    return "".join(out)
+
+
+def replace_spans(text: str, replacements: Sequence[tuple[int, int, str]]) -> str:
+    """Replace non-overlapping ``(start, end, new)`` spans of ``text``."""
+    out: list[str] = []
+    last = 0
+    for start, end, new in sorted(replacements):
+        out.append(text[last:start])
+        out.append(new)
+        last = end
+    out.append(text[last:])
+    return "".join(out)
