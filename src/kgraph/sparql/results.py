@@ -1,0 +1,291 @@
+"""Serializers for SPARQL results (JSON, XML, CSV, TSV) and RDF graphs.
+
+Results are written as a stream of text chunks so a large answer never sits
+whole in memory, and so the writer can stop at the query deadline. The RDF
+formats are delegated to pyoxigraph's serializers, which follow the W3C
+specifications exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from xml.sax.saxutils import escape, quoteattr
+
+from pyoxigraph import BlankNode, Literal, NamedNode, RdfFormat, Triple, serialize
+
+from ..store.base import AskResult, GraphResult, SelectResult
+
+XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
+RDF_LANG_STRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
+RDF_DIR_LANG_STRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#dirLangString"
+
+CHUNK = 1 << 16
+
+
+class QueryTimeoutError(RuntimeError):
+    """The query ran past its deadline while its results were produced."""
+
+
+@dataclass(frozen=True)
+class ResultFormat:
+    """A result serialization: canonical media type, short names, writer."""
+
+    media_type: str
+    names: tuple[str, ...]
+    aliases: tuple[str, ...] = ()
+
+
+SOLUTION_FORMATS = [
+    ResultFormat("application/sparql-results+json", ("json", "srj"), ("application/json",)),
+    ResultFormat("application/sparql-results+xml", ("xml", "srx"), ("application/xml", "text/xml")),
+    ResultFormat("text/csv", ("csv",)),
+    ResultFormat("text/tab-separated-values", ("tsv",)),
+]
+
+GRAPH_FORMATS = [
+    ResultFormat("text/turtle", ("turtle", "ttl"), ("application/x-turtle",)),
+    ResultFormat("application/n-triples", ("ntriples", "nt", "n-triples"), ("text/plain",)),
+    ResultFormat("application/rdf+xml", ("rdfxml", "rdf", "xml", "rdf-xml"), ("application/xml", "text/xml")),
+    ResultFormat("application/ld+json", ("jsonld", "json-ld", "json"), ("application/json",)),
+]
+
+
+def offered(formats: list[ResultFormat]) -> list[str]:
+    """Media types in server preference order, aliases after canonical types."""
+    return [f.media_type for f in formats] + [a for f in formats for a in f.aliases]
+
+
+def canonical(formats: list[ResultFormat], media_type: str) -> str:
+    """The canonical media type behind an offered type or alias."""
+    for f in formats:
+        if media_type == f.media_type or media_type in f.aliases:
+            return f.media_type
+    raise KeyError(media_type)
+
+
+def by_name(formats: list[ResultFormat], name: str) -> str | None:
+    """Resolve a ``format=`` parameter (short name or media type)."""
+    name = name.strip().lower()
+    for f in formats:
+        if name in f.names or name == f.media_type or name in f.aliases:
+            return f.media_type
+    return None
+
+
+Deadline = Callable[[], None]
+
+
+def deadline_checker(timeout_s: float | None) -> Deadline:
+    """A callable that raises :class:`QueryTimeoutError` once ``timeout_s`` has passed."""
+    if not timeout_s:
+        return lambda: None
+    end = time.monotonic() + timeout_s
+
+    def check() -> None:
+        if time.monotonic() > end:
+            raise QueryTimeoutError(f"query exceeded the {timeout_s:g} s time limit")
+
+    return check
+
+
+# -- terms ------------------------------------------------------------------------
+def _json_term(term: object) -> dict[str, object]:
+    if isinstance(term, NamedNode):
+        return {"type": "uri", "value": term.value}
+    if isinstance(term, BlankNode):
+        return {"type": "bnode", "value": term.value}
+    if isinstance(term, Literal):
+        out: dict[str, object] = {"type": "literal", "value": term.value}
+        if term.language:
+            out["xml:lang"] = term.language
+            direction = getattr(term, "direction", None)
+            if direction is not None:
+                out["its:dir"] = str(direction).rsplit(".", 1)[-1].lower()
+        elif term.datatype.value != XSD_STRING:
+            out["datatype"] = term.datatype.value
+        return out
+    if isinstance(term, Triple):
+        return {
+            "type": "triple",
+            "value": {
+                "subject": _json_term(term.subject),
+                "predicate": _json_term(term.predicate),
+                "object": _json_term(term.object),
+            },
+        }
+    raise TypeError(f"not an RDF term: {term!r}")
+
+
+def _xml_term(term: object) -> str:
+    if isinstance(term, NamedNode):
+        return f"<uri>{escape(term.value)}</uri>"
+    if isinstance(term, BlankNode):
+        return f"<bnode>{escape(term.value)}</bnode>"
+    if isinstance(term, Literal):
+        if term.language:
+            return f"<literal xml:lang={quoteattr(term.language)}>{escape(term.value)}</literal>"
+        if term.datatype.value != XSD_STRING:
+            return f"<literal datatype={quoteattr(term.datatype.value)}>{escape(term.value)}</literal>"
+        return f"<literal>{escape(term.value)}</literal>"
+    if isinstance(term, Triple):
+        return (
+            f"<triple><subject>{_xml_term(term.subject)}</subject>"
+            f"<predicate>{_xml_term(term.predicate)}</predicate>"
+            f"<object>{_xml_term(term.object)}</object></triple>"
+        )
+    raise TypeError(f"not an RDF term: {term!r}")
+
+
+def _csv_field(text: str) -> str:
+    if any(c in text for c in '",\r\n'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def _csv_term(term: object) -> str:
+    if term is None:
+        return ""
+    if isinstance(term, NamedNode | Literal):
+        return _csv_field(term.value)
+    if isinstance(term, BlankNode):
+        return "_:" + term.value
+    if isinstance(term, Triple):
+        return _csv_field(f"<< {term.subject} {term.predicate} {term.object} >>")
+    raise TypeError(f"not an RDF term: {term!r}")
+
+
+def _tsv_term(term: object) -> str:
+    if term is None:
+        return ""
+    if isinstance(term, Triple):
+        return f"<<( {_tsv_term(term.subject)} {_tsv_term(term.predicate)} {_tsv_term(term.object)} )>>"
+    # pyoxigraph's str() is the N-Triples form, which escapes tabs and newlines.
+    return str(term)
+
+
+# -- writers ------------------------------------------------------------------------
+def _chunked(parts: Iterable[str], check: Deadline) -> Iterator[str]:
+    buf: list[str] = []
+    size = 0
+    for part in parts:
+        buf.append(part)
+        size += len(part)
+        if size >= CHUNK:
+            check()
+            yield "".join(buf)
+            buf, size = [], 0
+    check()
+    if buf:
+        yield "".join(buf)
+
+
+def _rows(rows: Iterable[Sequence[object]], check: Deadline) -> Iterator[Sequence[object]]:
+    for n, row in enumerate(rows):
+        if n % 256 == 0:
+            check()
+        yield row
+
+
+def write_json(result: SelectResult | AskResult, check: Deadline) -> Iterator[str]:
+    if isinstance(result, AskResult):
+        yield json.dumps({"head": {}, "boolean": result.value})
+        return
+    head = json.dumps({"vars": result.variables}, ensure_ascii=False)
+
+    def parts() -> Iterator[str]:
+        yield '{"head":' + head + ',"results":{"bindings":['
+        first = True
+        for row in _rows(result.rows, check):
+            binding = {
+                var: _json_term(term)
+                for var, term in zip(result.variables, row, strict=True)
+                if term is not None
+            }
+            yield ("" if first else ",") + json.dumps(binding, ensure_ascii=False)
+            first = False
+        yield "]}}"
+
+    yield from _chunked(parts(), check)
+
+
+def write_xml(result: SelectResult | AskResult, check: Deadline) -> Iterator[str]:
+    prolog = '<?xml version="1.0" encoding="UTF-8"?>\n<sparql xmlns="http://www.w3.org/2005/sparql-results#">\n'
+    if isinstance(result, AskResult):
+        yield prolog + f"<head/>\n<boolean>{'true' if result.value else 'false'}</boolean>\n</sparql>\n"
+        return
+
+    def parts() -> Iterator[str]:
+        yield prolog + "<head>"
+        for var in result.variables:
+            yield f"<variable name={quoteattr(var)}/>"
+        yield "</head>\n<results>\n"
+        for row in _rows(result.rows, check):
+            yield "<result>"
+            for var, term in zip(result.variables, row, strict=True):
+                if term is not None:
+                    yield f"<binding name={quoteattr(var)}>{_xml_term(term)}</binding>"
+            yield "</result>\n"
+        yield "</results>\n</sparql>\n"
+
+    yield from _chunked(parts(), check)
+
+
+def write_csv(result: SelectResult | AskResult, check: Deadline) -> Iterator[str]:
+    if isinstance(result, AskResult):
+        yield ("true" if result.value else "false") + "\r\n"
+        return
+
+    def parts() -> Iterator[str]:
+        yield ",".join(_csv_field(v) for v in result.variables) + "\r\n"
+        for row in _rows(result.rows, check):
+            yield ",".join(_csv_term(t) for t in row) + "\r\n"
+
+    yield from _chunked(parts(), check)
+
+
+def write_tsv(result: SelectResult | AskResult, check: Deadline) -> Iterator[str]:
+    if isinstance(result, AskResult):
+        yield ("true" if result.value else "false") + "\n"
+        return
+
+    def parts() -> Iterator[str]:
+        yield "\t".join("?" + v for v in result.variables) + "\n"
+        for row in _rows(result.rows, check):
+            yield "\t".join(_tsv_term(t) for t in row) + "\n"
+
+    yield from _chunked(parts(), check)
+
+
+SOLUTION_WRITERS: dict[str, Callable[[SelectResult | AskResult, Deadline], Iterator[str]]] = {
+    "application/sparql-results+json": write_json,
+    "application/sparql-results+xml": write_xml,
+    "text/csv": write_csv,
+    "text/tab-separated-values": write_tsv,
+}
+
+
+def write_solutions(
+    result: SelectResult | AskResult, media_type: str, check: Deadline | None = None
+) -> Iterator[str]:
+    """Serialize SELECT/ASK results in a canonical solutions media type."""
+    return SOLUTION_WRITERS[media_type](result, check or (lambda: None))
+
+
+def write_graph(
+    result: GraphResult, media_type: str, check: Deadline | None = None,
+    prefixes: dict[str, str] | None = None,
+) -> bytes:
+    """Serialize CONSTRUCT/DESCRIBE triples in a canonical RDF media type."""
+    check = check or (lambda: None)
+    triples = list(_rows(result.triples, check))  # type: ignore[arg-type]
+    fmt = RdfFormat.from_media_type(media_type)
+    if fmt is None:  # pragma: no cover - only canonical types reach here
+        raise KeyError(media_type)
+    kwargs: dict[str, object] = {}
+    if fmt in (RdfFormat.TURTLE, RdfFormat.RDF_XML, RdfFormat.TRIG) and prefixes:
+        kwargs["prefixes"] = prefixes
+    out = serialize(triples, format=fmt, **kwargs)
+    return out or b""

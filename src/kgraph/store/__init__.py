@@ -1,0 +1,78 @@
+"""Store engines behind one interface, chosen by name from a registry.
+
+Like rdflib's plugin registry: an engine registers a factory under a name,
+and callers ask for a store by name (default ``oxigraph``) and location, so
+a new engine is a new module plus one ``register`` call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from .base import (
+    AskResult,
+    DatasetSpec,
+    GraphResult,
+    QueryResult,
+    RdfSyntaxError,
+    SelectResult,
+    SparqlEvaluationError,
+    SparqlSyntaxError,
+    Store,
+    StoreError,
+)
+
+StoreFactory = Callable[..., Store]
+
+_REGISTRY: dict[str, StoreFactory] = {}
+
+
+def register(name: str, factory: StoreFactory) -> None:
+    """Make an engine available to :func:`open_store` under ``name``."""
+    _REGISTRY[name] = factory
+
+
+def engines() -> list[str]:
+    """Names of the registered engines."""
+    return sorted(_REGISTRY)
+
+
+def open_store(
+    path: str | Path | None = None, engine: str = "oxigraph", *, union_default_graph: bool = True
+) -> Store:
+    """Open (or create) a store; ``path=None`` keeps it in memory.
+
+    With ``union_default_graph`` (kgraph's default, as Fuseki's and Oxigraph's
+    option of that name) a query that names no dataset sees all graphs merged.
+    """
+    try:
+        factory = _REGISTRY[engine]
+    except KeyError:
+        raise StoreError(f"unknown store engine {engine!r}; known: {', '.join(engines())}") from None
+    return factory(path, union_default_graph=union_default_graph)
+
+
+def _oxigraph(path: str | Path | None, *, union_default_graph: bool = True) -> Store:
+    from .oxigraph import OxigraphStore
+
+    return OxigraphStore(path, union_default_graph=union_default_graph)
+
+
+register("oxigraph", _oxigraph)
+
+__all__ = [
+    "AskResult",
+    "DatasetSpec",
+    "GraphResult",
+    "QueryResult",
+    "RdfSyntaxError",
+    "SelectResult",
+    "SparqlEvaluationError",
+    "SparqlSyntaxError",
+    "Store",
+    "StoreError",
+    "engines",
+    "open_store",
+    "register",
+]

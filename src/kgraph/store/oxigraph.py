@@ -1,0 +1,226 @@
+"""The default engine: Oxigraph, embedded through pyoxigraph.
+
+Why Oxigraph: it is a persistent RocksDB-backed quad store with a complete
+SPARQL 1.1 Query/Update implementation in Rust, it releases the GIL while it
+evaluates (so concurrent readers run in parallel), and every write is a
+transaction. The measurements behind the choice are in ``bench/`` and
+``docs/store.md``.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import IO
+
+from pyoxigraph import (
+    DefaultGraph,
+    NamedNode,
+    Quad,
+    QueryBoolean,
+    QuerySolutions,
+    RdfFormat,
+    Triple,
+    parse,
+    serialize,
+)
+from pyoxigraph import Store as OxStore
+
+from ..sparql.lexer import has_dataset_clause
+from .base import (
+    AskResult,
+    DatasetSpec,
+    GraphResult,
+    QueryResult,
+    RdfSyntaxError,
+    SelectResult,
+    SparqlEvaluationError,
+    SparqlSyntaxError,
+    StoreError,
+)
+
+
+def rdf_format(media_type: str) -> RdfFormat:
+    """The pyoxigraph format for a media type; ``ValueError`` when unsupported."""
+    fmt = RdfFormat.from_media_type(media_type.split(";")[0].strip())
+    if fmt is None:
+        raise ValueError(f"unsupported RDF media type: {media_type}")
+    return fmt
+
+
+def _graph_node(graph: str | None) -> NamedNode | DefaultGraph:
+    return DefaultGraph() if graph is None else NamedNode(graph)
+
+
+class OxigraphStore:
+    """A :class:`kgraph.store.base.Store` on a pyoxigraph ``Store``."""
+
+    name = "oxigraph"
+
+    def __init__(self, path: str | Path | None = None, *, union_default_graph: bool = True) -> None:
+        self.path = Path(path) if path is not None else None
+        #: Whether a query that names no dataset sees the union of all graphs.
+        self.union_default_graph = union_default_graph
+        try:
+            self._store = OxStore(str(path)) if path is not None else OxStore()
+        except OSError as exc:
+            raise StoreError(f"cannot open store at {path}: {exc}") from exc
+
+    # -- queries -----------------------------------------------------------------
+    def query(
+        self, sparql: str, *, dataset: DatasetSpec | None = None, base_iri: str | None = None
+    ) -> QueryResult:
+        kwargs: dict[str, object] = {}
+        if dataset is not None and (
+            dataset.default_graphs is not None or dataset.named_graphs is not None
+        ):
+            kwargs["default_graph"] = [_graph_node(g) for g in dataset.default_graphs or []]
+            kwargs["named_graphs"] = [NamedNode(g) for g in dataset.named_graphs or []]
+        elif self.union_default_graph and not has_dataset_clause(sparql):
+            kwargs["use_default_graph_as_union"] = True
+        try:
+            result = self._store.query(sparql, base_iri=base_iri, **kwargs)
+        except SyntaxError as exc:
+            raise SparqlSyntaxError(str(exc)) from exc
+        except OSError as exc:
+            raise SparqlEvaluationError(str(exc)) from exc
+        except ValueError as exc:
+            raise SparqlSyntaxError(str(exc)) from exc
+        if isinstance(result, QueryBoolean):
+            return AskResult(bool(result))
+        if isinstance(result, QuerySolutions):
+            variables = [v.value for v in result.variables]
+            return SelectResult(variables, _rows(result, len(variables)))
+        return GraphResult(_checked(result))
+
+    def update(self, sparql: str, *, base_iri: str | None = None) -> None:
+        try:
+            self._store.update(sparql, base_iri=base_iri)
+        except SyntaxError as exc:
+            raise SparqlSyntaxError(str(exc)) from exc
+        except (OSError, ValueError) as exc:
+            raise SparqlEvaluationError(str(exc)) from exc
+
+    # -- writes ------------------------------------------------------------------
+    def load(
+        self,
+        data: bytes | IO[bytes],
+        media_type: str,
+        *,
+        graph: str | None = None,
+        base_iri: str | None = None,
+    ) -> int:
+        quads = parse_rdf(data, media_type, graph=graph, base_iri=base_iri)
+        self.add_quads(quads)
+        return len(quads)
+
+    def add_quads(self, quads: Iterable[Quad]) -> None:
+        try:
+            self._store.extend(quads)
+        except OSError as exc:
+            raise StoreError(str(exc)) from exc
+
+    def replace_graph(self, graph: str | None, quads: Iterable[Quad]) -> None:
+        # One SPARQL update is one transaction: the graph is never seen half-replaced.
+        target = "DEFAULT" if graph is None else f"GRAPH <{graph}>"
+        body = serialize([Triple(q.subject, q.predicate, q.object) for q in quads],
+                         format=RdfFormat.N_TRIPLES)
+        text = body.decode("utf-8") if body else ""
+        wrapped = text if graph is None else f"GRAPH <{graph}> {{\n{text}\n}}"
+        self._store.update(f"CLEAR SILENT {target} ;\nINSERT DATA {{\n{wrapped}\n}}")
+
+    def drop_graph(self, graph: str | None) -> bool:
+        if graph is None:
+            existed = next(iter(self._store.quads_for_pattern(None, None, None, DefaultGraph())),
+                           None) is not None
+            self._store.clear_graph(DefaultGraph())
+            return existed
+        node = NamedNode(graph)
+        if not self._store.contains_named_graph(node):
+            return False
+        self._store.remove_graph(node)
+        return True
+
+    # -- reads -------------------------------------------------------------------
+    def triples(self, graph: str | None) -> Iterator[Triple]:
+        for q in self._store.quads_for_pattern(None, None, None, _graph_node(graph)):
+            yield Triple(q.subject, q.predicate, q.object)
+
+    def quads(self) -> Iterator[Quad]:
+        return iter(self._store.quads_for_pattern(None, None, None, None))
+
+    def named_graphs(self) -> list[str]:
+        return sorted(g.value for g in self._store.named_graphs() if isinstance(g, NamedNode))
+
+    def contains_graph(self, graph: str) -> bool:
+        return self._store.contains_named_graph(NamedNode(graph))
+
+    def count(self, graph: str | None = None, /, *, all_graphs: bool = False) -> int:
+        """Quads in one graph (``None``: the default graph), or in all with ``all_graphs``."""
+        if all_graphs:
+            return len(self._store)
+        return sum(1 for _ in self._store.quads_for_pattern(None, None, None, _graph_node(graph)))
+
+    def dump(self, output: IO[bytes], media_type: str) -> None:
+        fmt = rdf_format(media_type)
+        if not fmt.supports_datasets:
+            raise ValueError(f"{media_type} cannot hold named graphs; use N-Quads or TriG")
+        self._store.dump(output, fmt)
+
+    def flush(self) -> None:
+        self._store.flush()
+
+    def close(self) -> None:
+        if self.path is not None:
+            self._store.flush()
+        del self._store
+
+    @property
+    def native(self) -> OxStore:
+        """The pyoxigraph store, for code that needs engine-specific speed (e.g. reasoning)."""
+        return self._store
+
+
+def parse_rdf(
+    data: bytes | IO[bytes] | str,
+    media_type: str,
+    *,
+    graph: str | None = None,
+    base_iri: str | None = None,
+) -> list[Quad]:
+    """Parse a whole document into quads (into ``graph`` for triple formats).
+
+    Parsing everything before writing is what makes a failed load change nothing.
+    """
+    fmt = rdf_format(media_type)
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    if isinstance(data, bytes):
+        data = io.BytesIO(data)
+    target = _graph_node(graph)
+    try:
+        quads = list(parse(data, format=fmt, base_iri=base_iri))
+    except SyntaxError as exc:
+        raise RdfSyntaxError(str(exc)) from exc
+    except (OSError, ValueError) as exc:
+        raise RdfSyntaxError(str(exc)) from exc
+    if graph is not None or not fmt.supports_datasets:
+        quads = [Quad(q.subject, q.predicate, q.object, target) if q.graph_name == DefaultGraph()
+                 else q for q in quads]
+    return quads
+
+
+def _rows(solutions: QuerySolutions, width: int) -> Iterator[Sequence[object]]:
+    try:
+        for solution in solutions:
+            yield tuple(solution[i] for i in range(width))
+    except OSError as exc:
+        raise SparqlEvaluationError(str(exc)) from exc
+
+
+def _checked(triples: Iterable[Triple]) -> Iterator[Triple]:
+    try:
+        yield from triples
+    except OSError as exc:
+        raise SparqlEvaluationError(str(exc)) from exc
