@@ -1,0 +1,231 @@
+"""OWL 2 RL materialization of the store into the inferred named graph.
+
+The reasoner reads every graph except the inferred one (ontology, sources,
+Wikidata snapshot), computes the closure in a scratch in-memory store, and
+replaces the inferred graph with what is new in one atomic write. Asserted
+graphs are never written. Three engines can compute the closure; the default
+(``rules``) is kgraph's own SPARQL-rule engine because it is the only one that
+records *why* each triple holds, and it measured fast enough (docs/reasoning.md).
+``owlrl`` and ``reasonable`` are kept for comparison (bench/reasoning.py) and
+as a cross-check in the tests.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pyoxigraph import BlankNode, Literal, NamedNode, Quad, Triple
+from pyoxigraph import Store as OxStore
+
+from ..namespaces import GRAPH_INFERRED
+from .engine import EngineRun, RuleEngine
+from .rules import load_rules
+
+INFERRED = NamedNode(GRAPH_INFERRED)
+ENGINES = ("rules", "owlrl", "reasonable")
+
+
+@dataclass
+class MaterializeReport:
+    """What a materialization did, for logs, the CLI and the benchmark."""
+
+    engine: str
+    input_triples: int
+    inferred_triples: int
+    seconds: float
+    rounds: int = 0
+    rule_runs: int = 0
+    per_rule: dict[str, int] = field(default_factory=dict)
+    #: The provenance of every inferred triple (engine ``rules`` only).
+    run: EngineRun | None = field(default=None, repr=False)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "engine": self.engine,
+            "input_triples": self.input_triples,
+            "inferred_triples": self.inferred_triples,
+            "seconds": round(self.seconds, 4),
+            "rounds": self.rounds,
+            "rule_runs": self.rule_runs,
+            "per_rule": dict(sorted(self.per_rule.items())),
+        }
+
+
+def asserted_quads(store: object) -> Iterator[Quad]:
+    """Every quad of a kgraph store or a pyoxigraph store, except the inferred graph."""
+    if isinstance(store, OxStore):
+        quads: Iterable[Quad] = store.quads_for_pattern(None, None, None, None)
+    else:
+        quads = store.quads()  # type: ignore[attr-defined]
+    for q in quads:
+        if q.graph_name != INFERRED:
+            yield q
+
+
+def scratch_store(quads: Iterable[Quad]) -> OxStore:
+    """An in-memory pyoxigraph store holding ``quads`` (graphs kept)."""
+    scratch = OxStore()
+    scratch.bulk_extend(quads)
+    return scratch
+
+
+def run_rules(scratch: OxStore, rules_dirs: Iterable[Path] | None = None) -> EngineRun:
+    """Run the shipped rules on a scratch store; derived triples go to its inferred graph."""
+    return RuleEngine(load_rules(rules_dirs)).run(scratch, INFERRED)
+
+
+def materialize(
+    store: object, *, engine: str = "rules", rules_dirs: Iterable[Path] | None = None
+) -> MaterializeReport:
+    """Recompute the inferred graph of ``store`` from all its other graphs.
+
+    ``store`` is a :class:`kgraph.store.base.Store`. The inferred graph is
+    replaced atomically with ``store.replace_graph``; nothing else is written.
+    """
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+    t0 = time.perf_counter()
+    quads = list(asserted_quads(store))
+    if engine == "rules":
+        scratch = scratch_store(quads)
+        run = run_rules(scratch, rules_dirs)
+        inferred = [Quad(t.subject, t.predicate, t.object, INFERRED) for t in run.derivations]
+        report = MaterializeReport(
+            engine, len(quads), len(inferred), 0.0, run.rounds, run.rule_runs, run.per_rule, run
+        )
+        remember(store, quads, run)
+    else:
+        triples = closure_owlrl(quads) if engine == "owlrl" else closure_reasonable(quads)
+        inferred = [Quad(t.subject, t.predicate, t.object, INFERRED) for t in triples]
+        report = MaterializeReport(engine, len(quads), len(inferred), 0.0)
+    store.replace_graph(GRAPH_INFERRED, inferred)  # type: ignore[attr-defined]
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+# ---------------------------------------------------------------------------
+# Provenance cache: explanations need the derivations of the current data.
+
+_LOCK = threading.Lock()
+_CACHE: dict[int, tuple[int, EngineRun]] = {}
+
+
+def fingerprint(quads: Iterable[Quad]) -> int:
+    """An order-independent digest of a set of quads (sum of hashes)."""
+    total = 0
+    for q in quads:
+        total = (total + hash(q)) & 0xFFFFFFFFFFFFFFFF
+    return total
+
+
+def remember(store: object, quads: list[Quad], run: EngineRun) -> None:
+    with _LOCK:
+        _CACHE[id(store)] = (fingerprint(quads), run)
+
+
+def derivations_for(store: object) -> tuple[EngineRun, OxStore]:
+    """The rule engine's derivations for the store's current asserted data.
+
+    Returns the run and a scratch store holding asserted + derived triples
+    (explanations look up quotes there). Re-derives in scratch when the data
+    changed since the last materialization; never writes to ``store``.
+    """
+    quads = list(asserted_quads(store))
+    scratch = scratch_store(quads)
+    fp = fingerprint(quads)
+    with _LOCK:
+        cached = _CACHE.get(id(store))
+    if cached is not None and cached[0] == fp:
+        run = cached[1]
+        scratch.bulk_extend(
+            Quad(t.subject, t.predicate, t.object, INFERRED) for t in run.derivations
+        )
+        return run, scratch
+    run = run_rules(scratch)
+    remember(store, quads, run)
+    return run, scratch
+
+
+# ---------------------------------------------------------------------------
+# Baseline engines (measured against in bench/reasoning.py).
+
+
+def _to_rdflib(term: object) -> object:
+    import rdflib
+
+    if isinstance(term, NamedNode):
+        return rdflib.URIRef(term.value)
+    if isinstance(term, BlankNode):
+        return rdflib.BNode(term.value)
+    if isinstance(term, Literal):
+        if term.language:
+            return rdflib.Literal(term.value, lang=term.language)
+        return rdflib.Literal(term.value, datatype=rdflib.URIRef(term.datatype.value))
+    raise TypeError(f"unsupported term {term!r}")
+
+
+def _from_rdflib(term: object) -> NamedNode | BlankNode | Literal:
+    import rdflib
+
+    if isinstance(term, rdflib.URIRef):
+        return NamedNode(str(term))
+    if isinstance(term, rdflib.BNode):
+        return BlankNode(str(term))
+    if isinstance(term, rdflib.Literal):
+        if term.language:
+            return Literal(str(term), language=term.language)
+        if term.datatype is not None:
+            return Literal(str(term), datatype=NamedNode(str(term.datatype)))
+        return Literal(str(term))
+    raise TypeError(f"unsupported term {term!r}")
+
+
+def to_rdflib_graph(quads: Iterable[Quad]) -> object:
+    """Merge quads into one rdflib Graph (the reasoners work on a single graph)."""
+    import rdflib
+
+    g = rdflib.Graph()
+    for q in quads:
+        g.add((_to_rdflib(q.subject), _to_rdflib(q.predicate), _to_rdflib(q.object)))
+    return g
+
+
+def _new_triples(before: set[Triple], after: Iterable[tuple[object, object, object]]) -> list[Triple]:
+    out: list[Triple] = []
+    seen: set[Triple] = set()
+    for s, p, o in after:
+        try:
+            t = Triple(_from_rdflib(s), _from_rdflib(p), _from_rdflib(o))
+        except TypeError:
+            continue  # generalized RDF (literal subject) is not storable
+        if t not in before and t not in seen:
+            seen.add(t)
+            out.append(t)
+    return out
+
+
+def closure_owlrl(quads: Iterable[Quad], *, semantics: str = "owlrl") -> list[Triple]:
+    """The triples owlrl's OWL 2 RL (or RDFS) closure adds to the merged quads."""
+    import owlrl
+
+    quads = list(quads)
+    before = {Triple(q.subject, q.predicate, q.object) for q in quads}
+    g = to_rdflib_graph(quads)
+    sem = owlrl.OWLRL_Semantics if semantics == "owlrl" else owlrl.RDFS_Semantics
+    owlrl.DeductiveClosure(sem, axiomatic_triples=False, datatype_axioms=False).expand(g)
+    return _new_triples(before, g)
+
+
+def closure_reasonable(quads: Iterable[Quad]) -> list[Triple]:
+    """The triples the ``reasonable`` OWL 2 RL reasoner adds to the merged quads."""
+    import reasonable
+
+    quads = list(quads)
+    before = {Triple(q.subject, q.predicate, q.object) for q in quads}
+    r = reasonable.PyReasoner()
+    r.from_graph(to_rdflib_graph(quads))
+    return _new_triples(before, r.reason())
