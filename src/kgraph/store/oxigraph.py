@@ -128,7 +128,8 @@ class OxigraphStore:
                          format=RdfFormat.N_TRIPLES)
         text = body.decode("utf-8") if body else ""
         wrapped = text if graph is None else f"GRAPH <{graph}> {{\n{text}\n}}"
-        self._store.update(f"CLEAR SILENT {target} ;\nINSERT DATA {{\n{wrapped}\n}}")
+        create = "" if graph is None else f"CREATE SILENT GRAPH <{graph}> ;\n"
+        self._store.update(f"CLEAR SILENT {target} ;\n{create}INSERT DATA {{\n{wrapped}\n}}")
 
     def drop_graph(self, graph: str | None) -> bool:
         if graph is None:

@@ -1,0 +1,108 @@
+"""``SERVICE`` clauses: which endpoints a query may call, and where the call goes.
+
+kgraph lets a query join its graphs with Wikidata through
+``SERVICE <https://query.wikidata.org/sparql> { ... }``. The same query text
+must work online and offline, so before the engine sees it the clause is
+rewritten according to ``Settings.wikidata`` (``KGRAPH_WIKIDATA``):
+
+``snapshot``
+    ``SERVICE [SILENT] <wikidata> { P }`` becomes
+    ``GRAPH <https://w3id.org/kgraph/graph/wikidata> { P }``: ``P`` is matched
+    against the offline snapshot loaded into that named graph.
+``live``
+    The IRI is left alone; the engine's own HTTP client (pyoxigraph) calls
+    Wikidata.
+an ``http(s)://`` URL
+    The IRI is replaced by that URL (a local stand-in or a mirror).
+
+``Settings.service_map`` rewrites other SERVICE IRIs to URLs the same way (the
+W3C federation tests use it to point at local stand-ins). Any other endpoint,
+and ``SERVICE ?var``, is refused: a public endpoint must not be able to make the
+server issue arbitrary outbound requests. See ``docs/wikidata.md`` for the
+semantic differences between the modes.
+"""
+
+from __future__ import annotations
+
+from kgraph.config import Settings
+from kgraph.namespaces import GRAPH_WIKIDATA, WIKIDATA_ENDPOINT
+from kgraph.sparql.lexer import replace_spans, service_refs
+
+SNAPSHOT = "snapshot"
+LIVE = "live"
+
+
+class ServiceNotAllowedError(ValueError):
+    """A query calls a SERVICE endpoint that is not allowed (HTTP 400)."""
+
+
+def wikidata_mode(settings: Settings) -> str:
+    """The normalised Wikidata mode: ``snapshot``, ``live`` or an endpoint URL.
+
+    Raises ``ValueError`` for anything else, so a typo in ``KGRAPH_WIKIDATA``
+    fails loudly instead of silently querying the wrong place.
+    """
+    mode = (settings.wikidata or SNAPSHOT).strip()
+    if mode.lower() in (SNAPSHOT, LIVE):
+        return mode.lower()
+    if mode.startswith(("http://", "https://")):
+        return mode
+    raise ValueError(
+        f"KGRAPH_WIKIDATA must be 'snapshot', 'live' or an http(s) URL, not {mode!r}"
+    )
+
+
+def wikidata_iris(settings: Settings) -> frozenset[str]:
+    """The SERVICE IRIs that mean "Wikidata" (rewritten per the Wikidata mode)."""
+    return frozenset({WIKIDATA_ENDPOINT, settings.wikidata_endpoint})
+
+
+def allowed_services(settings: Settings) -> frozenset[str]:
+    """Every SERVICE IRI a query may name."""
+    return (
+        frozenset(settings.service_allowlist)
+        | wikidata_iris(settings)
+        | frozenset(settings.service_map)
+    )
+
+
+def prepare_services(sparql: str, settings: Settings) -> str:
+    """Return the query/update text with SERVICE clauses rewritten per ``settings``.
+
+    Raises :class:`ServiceNotAllowedError` for an endpoint not on the allowlist
+    (``settings.service_allowlist`` + ``settings.wikidata_endpoint`` + the keys
+    of ``settings.service_map``), for ``SERVICE ?var`` and for a prefixed name
+    whose prefix is not declared.
+    """
+    refs = service_refs(sparql)
+    if not refs:
+        return sparql
+    allowed = allowed_services(settings)
+    wikidata = wikidata_iris(settings)
+    mode = wikidata_mode(settings)
+    replacements: list[tuple[int, int, str]] = []
+    for ref in refs:
+        if ref.variable is not None:
+            raise ServiceNotAllowedError(
+                f"SERVICE ?{ref.variable} is not allowed: a SERVICE endpoint must be an IRI "
+                f"on the allowlist ({', '.join(sorted(allowed))})"
+            )
+        if ref.iri is None:
+            raise ServiceNotAllowedError(
+                "SERVICE endpoint uses an undeclared prefix: "
+                f"{sparql[ref.start:ref.end]!r}"
+            )
+        if ref.iri not in allowed:
+            raise ServiceNotAllowedError(
+                f"SERVICE <{ref.iri}> is not allowed; allowed endpoints: "
+                f"{', '.join(sorted(allowed))} (set KGRAPH_SERVICE_ALLOWLIST to add one)"
+            )
+        if ref.iri in wikidata:
+            if mode == SNAPSHOT:
+                # SILENT goes too: a local graph cannot fail the way a remote call can.
+                replacements.append((ref.keyword_start, ref.end, f"GRAPH <{GRAPH_WIKIDATA}>"))
+            elif mode != LIVE:
+                replacements.append((ref.start, ref.end, f"<{mode}>"))
+        elif ref.iri in settings.service_map:
+            replacements.append((ref.start, ref.end, f"<{settings.service_map[ref.iri]}>"))
+    return replace_spans(sparql, replacements)

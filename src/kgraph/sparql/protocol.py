@@ -1,0 +1,188 @@
+"""The SPARQL 1.1 Protocol, independent of the web framework.
+
+``parse_request`` turns the parts of an HTTP request into a query or update
+operation (or raises :class:`ProtocolError` with the status the protocol
+prescribes); :class:`Endpoint` runs operations against a store, applying the
+dataset parameters, the SERVICE policy and the ``inference`` switch. The Flask
+views only glue these to HTTP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
+from urllib.parse import urlsplit
+
+from ..config import Settings
+from ..namespaces import GRAPH_INFERRED
+from ..store.base import DatasetSpec, QueryResult, Store
+from .lexer import DatasetConflictError, has_dataset_clause, inject_using
+
+
+class MultiDictLike(Protocol):
+    def getlist(self, key: str) -> list[str]: ...
+
+
+class ProtocolError(Exception):
+    """A request the protocol rejects; ``status`` is the HTTP status to answer with."""
+
+    def __init__(self, status: int, message: str, headers: Mapping[str, str] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = dict(headers or {})
+
+
+@dataclass(frozen=True)
+class QueryOperation:
+    query: str
+    default_graph_uri: tuple[str, ...] = ()
+    named_graph_uri: tuple[str, ...] = ()
+    #: ``False`` restricts the default dataset to asserted triples (no inferred graph).
+    inference: bool = True
+
+
+@dataclass(frozen=True)
+class UpdateOperation:
+    update: str
+    using_graph_uri: tuple[str, ...] = ()
+    using_named_graph_uri: tuple[str, ...] = ()
+
+
+FORM = "application/x-www-form-urlencoded"
+QUERY_TYPE = "application/sparql-query"
+UPDATE_TYPE = "application/sparql-update"
+
+
+def _single(params: MultiDictLike, name: str) -> str | None:
+    values = params.getlist(name)
+    if len(values) > 1:
+        raise ProtocolError(400, f"the '{name}' parameter must be given at most once")
+    return values[0] if values else None
+
+
+def _iris(params: MultiDictLike, name: str) -> tuple[str, ...]:
+    values = tuple(params.getlist(name))
+    for v in values:
+        if not is_absolute_iri(v):
+            raise ProtocolError(400, f"'{name}' must be an absolute IRI, got {v!r}")
+    return values
+
+
+def is_absolute_iri(value: str) -> bool:
+    """Whether ``value`` is an absolute IRI (has a scheme, no spaces or angle brackets)."""
+    if not value or any(c in value for c in ' <>"{}|^`\\') or any(ord(c) <= 0x20 for c in value):
+        return False
+    return bool(urlsplit(value).scheme)
+
+
+def _flag(params: MultiDictLike, name: str, default: bool) -> bool:
+    value = _single(params, name)
+    if value is None:
+        return default
+    if value.lower() in ("true", "1", "yes", "on"):
+        return True
+    if value.lower() in ("false", "0", "no", "off"):
+        return False
+    raise ProtocolError(400, f"'{name}' must be true or false, got {value!r}")
+
+
+def _decode(body: bytes, charset: str | None) -> str:
+    try:
+        return body.decode(charset or "utf-8")
+    except (UnicodeDecodeError, LookupError) as exc:
+        raise ProtocolError(400, f"the request body is not valid {charset or 'UTF-8'}: {exc}") from exc
+
+
+def parse_request(
+    method: str,
+    mimetype: str,
+    charset: str | None,
+    args: MultiDictLike,
+    form: MultiDictLike,
+    body: bytes,
+) -> QueryOperation | UpdateOperation | None:
+    """Read a SPARQL Protocol operation from a request; ``None`` when it carries none."""
+    if method in ("GET", "HEAD"):
+        if args.getlist("update"):
+            raise ProtocolError(405, "SPARQL updates must be sent with POST", {"Allow": "GET, POST"})
+        query = _single(args, "query")
+        if query is None:
+            return None
+        return QueryOperation(
+            query, _iris(args, "default-graph-uri"), _iris(args, "named-graph-uri"),
+            _flag(args, "inference", True),
+        )
+    if method != "POST":
+        raise ProtocolError(405, f"{method} is not allowed on the SPARQL endpoint",
+                            {"Allow": "GET, POST"})
+    if mimetype == FORM:
+        query = _single(form, "query")
+        update = _single(form, "update")
+        if query is not None and update is not None:
+            raise ProtocolError(400, "a request carries either 'query' or 'update', not both")
+        if query is not None:
+            return QueryOperation(
+                query, _iris(form, "default-graph-uri"), _iris(form, "named-graph-uri"),
+                _flag(form, "inference", _flag(args, "inference", True)),
+            )
+        if update is not None:
+            return UpdateOperation(
+                update, _iris(form, "using-graph-uri"), _iris(form, "using-named-graph-uri")
+            )
+        raise ProtocolError(400, "the form has neither a 'query' nor an 'update' parameter")
+    if mimetype == QUERY_TYPE:
+        return QueryOperation(
+            _decode(body, charset), _iris(args, "default-graph-uri"),
+            _iris(args, "named-graph-uri"), _flag(args, "inference", True),
+        )
+    if mimetype == UPDATE_TYPE:
+        return UpdateOperation(
+            _decode(body, charset), _iris(args, "using-graph-uri"),
+            _iris(args, "using-named-graph-uri"),
+        )
+    if not mimetype:
+        raise ProtocolError(415, "a POST to the SPARQL endpoint needs a Content-Type: "
+                                 f"{FORM}, {QUERY_TYPE} or {UPDATE_TYPE}")
+    raise ProtocolError(415, f"unsupported Content-Type {mimetype!r}; use {FORM}, "
+                             f"{QUERY_TYPE} or {UPDATE_TYPE}")
+
+
+class Endpoint:
+    """Runs protocol operations against a store under one configuration."""
+
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self.store = store
+        self.settings = settings
+
+    def _services(self, text: str) -> str:
+        if "service" not in text.lower():
+            return text
+        from .federation import ServiceNotAllowedError, prepare_services
+
+        try:
+            return prepare_services(text, self.settings)
+        except ServiceNotAllowedError as exc:
+            raise ProtocolError(400, str(exc)) from exc
+
+    def dataset_for(self, op: QueryOperation) -> DatasetSpec | None:
+        """The dataset an operation asks for; ``None`` leaves the store's default."""
+        if op.default_graph_uri or op.named_graph_uri:
+            return DatasetSpec(op.default_graph_uri, op.named_graph_uri)
+        if not op.inference and not has_dataset_clause(op.query):
+            asserted = [g for g in self.store.named_graphs() if g != GRAPH_INFERRED]
+            return DatasetSpec([None, *asserted], asserted)
+        return None
+
+    def query(self, op: QueryOperation) -> QueryResult:
+        text = self._services(op.query)
+        return self.store.query(text, dataset=self.dataset_for(op))
+
+    def update(self, op: UpdateOperation) -> None:
+        try:
+            text = inject_using(op.update, op.using_graph_uri, op.using_named_graph_uri)
+        except DatasetConflictError as exc:
+            raise ProtocolError(400, str(exc)) from exc
+        self.store.update(self._services(text))
+

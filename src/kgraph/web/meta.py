@@ -1,0 +1,40 @@
+"""``/`` and ``/health``: where to start, and whether the store answers."""
+
+from __future__ import annotations
+
+import time
+
+from flask import Blueprint, Response, current_app, jsonify, redirect, url_for
+
+from .. import __version__
+from ..store.base import AskResult
+
+bp = Blueprint("meta", __name__)
+
+
+@bp.get("/")
+def index() -> Response:
+    return redirect(url_for("sparql.sparql"))  # type: ignore[return-value]
+
+
+@bp.get("/health")
+def health() -> Response:
+    kg = current_app.extensions["kgraph"]
+    started = time.perf_counter()
+    try:
+        answer = kg.store.query("ASK { ?s ?p ?o }")
+        ok = isinstance(answer, AskResult)
+        graphs = kg.store.named_graphs()
+    except Exception as exc:  # noqa: BLE001 - health reports any failure as 503
+        body = jsonify(status="unavailable", error=str(exc), version=__version__)
+        body.status_code = 503
+        return body
+    return jsonify(
+        status="ok" if ok else "degraded",
+        version=__version__,
+        store=str(kg.settings.store_path) if kg.settings.store_path else "memory",
+        graphs=len(graphs),
+        empty=not answer.value,
+        updates=kg.settings.allow_update,
+        latency_ms=round((time.perf_counter() - started) * 1000, 2),
+    )
