@@ -34,7 +34,16 @@ KIND_TYPES: dict[str, tuple[str, ...]] = {
 
 #: Properties fetched as context for scoring (both directions for the relational ones).
 CONTEXT_PROPERTIES = (
-    "P27", "P39", "P17", "P35", "P6", "P1891", "P710", "P102", "P47", "P1001",
+    "P27",
+    "P39",
+    "P17",
+    "P35",
+    "P6",
+    "P1891",
+    "P710",
+    "P102",
+    "P47",
+    "P1001",
 )
 DATE_PROPERTIES = ("P569", "P570", "P571", "P576", "P580", "P582", "P585")
 
@@ -149,7 +158,9 @@ def fetch_candidates(client: WikidataClient, entity: Entity) -> list[Candidate]:
     classes = KIND_TYPES.get(entity.kind, ())
     qids = sorted(found)
     if classes:
-        ok = {qid_of(binding_value(r, "item") or "") for r in client.select(type_query(qids, classes))}
+        ok = {
+            qid_of(binding_value(r, "item") or "") for r in client.select(type_query(qids, classes))
+        }
         for qid, cand in found.items():
             cand.type_ok = qid in ok or bool(cand.types & set(classes))
     for row in client.select(context_query(qids)):

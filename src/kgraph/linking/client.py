@@ -132,7 +132,11 @@ class WikidataClient:
                 retry_after = None
                 reason = msg
             except TimeoutError as exc:
-                retryable, retry_after, reason = True, None, f"timed out after {self.timeout}s ({exc})"
+                retryable, retry_after, reason = (
+                    True,
+                    None,
+                    f"timed out after {self.timeout}s ({exc})",
+                )
             except (ConnectionError, http.client.HTTPException) as exc:
                 retryable, retry_after, reason = True, None, f"connection failed ({exc!r})"
             except urllib.error.URLError as exc:

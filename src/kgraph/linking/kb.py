@@ -65,7 +65,10 @@ def _rows(store: Store, sparql: str) -> list[dict[str, str]]:
     out = []
     for row in result.rows:
         out.append(
-            {v: (None if t is None else t.value) for v, t in zip(result.variables, row, strict=False)}
+            {
+                v: (None if t is None else t.value)
+                for v, t in zip(result.variables, row, strict=False)
+            }
         )
     return out
 

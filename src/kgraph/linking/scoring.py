@@ -58,9 +58,9 @@ def score_candidate(
         return None
     reasons: list[str] = []
     names = {normalise(n) for n in entity.names()}
-    label_hit = any(
-        m.startswith("label:") and normalise(m[6:]) in names for m in cand.matched
-    ) or (cand.label is not None and normalise(cand.label) in names)
+    label_hit = any(m.startswith("label:") and normalise(m[6:]) in names for m in cand.matched) or (
+        cand.label is not None and normalise(cand.label) in names
+    )
     alias_hit = any(m.startswith("alias:") and normalise(m[6:]) in names for m in cand.matched)
     score = 0.0
     if label_hit:
@@ -68,7 +68,9 @@ def score_candidate(
         reasons.append(f"label={cand.label!r}")
     elif alias_hit:
         score += NAME_ALIAS
-        reasons.append("alias=" + ",".join(sorted(m[6:] for m in cand.matched if m[:6] == "alias:")))
+        reasons.append(
+            "alias=" + ",".join(sorted(m[6:] for m in cand.matched if m[:6] == "alias:"))
+        )
     score += TYPE_OK
     reasons.append("type ok")
     shared = sorted(cand.related & context_qids)
@@ -86,7 +88,7 @@ def score_candidate(
             score += DATE_CONFLICT
             reasons.append(f"starts after {ref_date}")
         ends = cand.dates.get("P576", set())
-        if any(d and d < ref_date[:4] for d in ends):
+        if any(d and d < ref_date for d in ends):
             score += DATE_CONFLICT
             reasons.append(f"dissolved before {ref_date}")
     return Scored(cand, round(max(0.0, min(1.0, score)), 3), reasons)

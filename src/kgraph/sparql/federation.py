@@ -47,9 +47,7 @@ def wikidata_mode(settings: Settings) -> str:
         return mode.lower()
     if mode.startswith(("http://", "https://")):
         return mode
-    raise ValueError(
-        f"KGRAPH_WIKIDATA must be 'snapshot', 'live' or an http(s) URL, not {mode!r}"
-    )
+    raise ValueError(f"KGRAPH_WIKIDATA must be 'snapshot', 'live' or an http(s) URL, not {mode!r}")
 
 
 def wikidata_iris(settings: Settings) -> frozenset[str]:
@@ -89,8 +87,7 @@ def prepare_services(sparql: str, settings: Settings) -> str:
             )
         if ref.iri is None:
             raise ServiceNotAllowedError(
-                "SERVICE endpoint uses an undeclared prefix: "
-                f"{sparql[ref.start:ref.end]!r}"
+                f"SERVICE endpoint uses an undeclared prefix: {sparql[ref.start : ref.end]!r}"
             )
         if ref.iri not in allowed:
             raise ServiceNotAllowedError(
