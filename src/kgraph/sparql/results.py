@@ -46,7 +46,9 @@ SOLUTION_FORMATS = [
 ]
 
 GRAPH_FORMATS = [
-    ResultFormat("text/turtle", ("turtle", "ttl"), ("application/x-turtle",)),
+    # Turtle is a subset of N3, so N3 clients (SPARQLWrapper's N3 among them) get Turtle.
+    ResultFormat("text/turtle", ("turtle", "ttl", "n3"),
+                 ("application/x-turtle", "application/turtle", "text/n3", "text/rdf+n3")),
     ResultFormat("application/n-triples", ("ntriples", "nt", "n-triples"), ("text/plain",)),
     ResultFormat("application/rdf+xml", ("rdfxml", "rdf", "xml", "rdf-xml"), ("application/xml", "text/xml")),
     ResultFormat("application/ld+json", ("jsonld", "json-ld", "json"), ("application/json",)),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 
-from flask import Response, request, stream_with_context
+from flask import Response, request
 
 from ..namespaces import PREFIXES
 from ..sparql import results as fmt
@@ -52,7 +52,7 @@ def result_response(result: QueryResult, timeout_s: float | None, *, head: bool 
     if isinstance(result, AskResult):
         return Response(first, content_type=media + charset, headers=_vary())
     stream: Iterator[str] = itertools.chain([first], chunks)
-    return Response(stream_with_context(stream), content_type=media + charset, headers=_vary())
+    return Response(stream, content_type=media + charset, headers=_vary())
 
 
 def _vary() -> dict[str, str]:
