@@ -16,6 +16,8 @@ from collections.abc import Sequence
 COMMAND_MODULES = [
     "kgraph.serve",
     "kgraph.loader",
+    "kgraph.linking.cli",
+    "kgraph.ingest.cli",
 ]
 
 
