@@ -139,6 +139,11 @@ class DocumentSpec:
     types: list[str] = field(default_factory=list)
     extra: list[FactSpec] = field(default_factory=list)
 
+    @property
+    def id(self) -> str:
+        """Alias of ``doc_id``."""
+        return self.doc_id
+
 
 @dataclass
 class FactsFile:
@@ -518,10 +523,9 @@ class _Loader:
         type_items = self.names(table.get("type"), f"{what}: type")
         resource.types = [t for t, _ in type_items]
         if "label" in table:
-            label = self.scalar(table["label"], f"{what}: label")
-            resource.label = label
-        elif resource.types:
-            self.error(line, f"{what}: a typed resource needs a label (rdfs:label @en)")
+            resource.label = self.scalar(table["label"], f"{what}: label")
+        else:
+            self.error(line, f"{what}: missing 'label' (every resource needs an rdfs:label @en)")
         alt_node = table.get("altLabel")
         if alt_node is not None:
             alts = list(alt_node.value) if isinstance(alt_node, yaml.SequenceNode) else [alt_node]

@@ -11,7 +11,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pyoxigraph import Triple
+from pyoxigraph import Quad, Triple
+from pyoxigraph import Store as OxStore
 
 from ..store.base import Store
 from .compile import Compiled, compile_document, fact_iri, quote_iri
@@ -160,11 +161,22 @@ def _write(store: Store, item: Prepared, dry_run: bool) -> IngestReport:
     if store.contains_graph(compiled.graph):
         current = set(store.triples(compiled.graph))
         report.previous_quads = len(current)
-        new = {Triple(q.subject, q.predicate, q.object) for q in compiled.quads}
-        report.unchanged = current == new
+        report.unchanged = current == _as_stored(compiled.quads)
     if not dry_run and not report.unchanged:
         store.replace_graph(compiled.graph, compiled.quads)
     return report
+
+
+def _as_stored(quads: list[Quad]) -> set[Triple]:
+    """The triples as the default engine keeps them.
+
+    Oxigraph stores literals in canonical form (``"12"^^xsd:nonNegativeInteger``
+    comes back as ``"12"^^xsd:integer``), so an unchanged file is recognised by
+    comparing canonical forms, not the compiler's output.
+    """
+    canonical = OxStore()
+    canonical.extend(quads)
+    return {Triple(q.subject, q.predicate, q.object) for q in canonical}
 
 
 def find_facts_files(data_dir: str | Path) -> list[Path]:

@@ -43,11 +43,9 @@ class Violation:
     shape: str | None = None
 
     def __str__(self) -> str:
-        p = PREFIXES
-        where = shorten(self.focus, p)
-        if self.path:
-            where += f" {self.path}"
-        value = f" (value: {self.value})" if self.value else ""
+        focus = shorten(self.focus, PREFIXES)
+        where = f"{focus} {self.path}" if self.path else focus
+        value = f" (value: {self.value})" if self.value not in (None, focus) else ""
         return f"{self.severity}: {where}: {self.message}{value}"
 
     @property
