@@ -29,14 +29,18 @@ class ServerProcess:
         env = {**os.environ, "KGRAPH_TOKEN": TOKEN, "PYTHONUNBUFFERED": "1", **self.env}
         cmd = [sys.executable, str(ROOT / "server.py"), "--port", "0", "--store", str(self.store),
                *self.args]
+        # stderr goes to a file: a pipe nobody reads would fill up and block the server's logging.
+        self.log_path = self.store.parent / f"{self.store.name}.server.log"
+        self._log = open(self.log_path, "a", encoding="utf-8")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
+                                     stderr=self._log, text=True)
         deadline = time.monotonic() + timeout
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()  # the server prints its address first
         if "listening on" not in line:
             self.proc.kill()
-            err = self.proc.stderr.read() if self.proc.stderr else ""
+            self.proc.wait()
+            err = self.log()
             raise RuntimeError(f"server did not start: {line!r}\n{err[-4000:]}")
         self.url = line.strip().split("listening on ", 1)[1].rsplit("/sparql", 1)[0]
         while time.monotonic() < deadline:
@@ -59,10 +63,14 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        for stream in (self.proc.stdout, self.proc.stderr) if self.proc else ():
-            if stream:
-                stream.close()
+        if self.proc is not None and self.proc.stdout:
+            self.proc.stdout.close()
+        self._log.close()
         self.proc = None
+
+    def log(self) -> str:
+        """Everything the server wrote to stderr so far."""
+        return self.log_path.read_text(encoding="utf-8") if self.log_path.exists() else ""
 
 
 def auth() -> dict[str, str]:

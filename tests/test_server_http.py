@@ -144,6 +144,15 @@ def test_errors_over_http(server) -> None:
     assert "Kim Jong-un" in requests.get(server.sparql, params={"query": Q}, timeout=30).text
 
 
+def test_every_request_is_logged_with_its_timing(server) -> None:
+    requests.get(server.url + "/health", params={"probe": "log-line"}, timeout=30)
+    deadline = time.monotonic() + 10
+    while "probe=log-line" not in server.log() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    line = next(x for x in server.log().splitlines() if "probe=log-line" in x)
+    assert "GET /health?probe=log-line 200" in line and line.rstrip().endswith("ms")
+
+
 def test_rejected_update_changes_nothing(server) -> None:
     before = dump(server)
     r = requests.post(server.sparql, data={"update": "CLEAR ALL"},
