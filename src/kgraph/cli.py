@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "kgraph.loader",
     "kgraph.linking.cli",
     "kgraph.ingest.cli",
+    "kgraph.reasoning.cli",
 ]
 
 

@@ -93,9 +93,9 @@ class RuleEngine:
     def strata(self) -> list[list[Rule]]:
         """Rules per stratum; ``stratum: all`` rules (the OWL RL closure) join every one."""
         common = [r for r in self.rules if r.stratum is None]
-        levels = sorted({r.stratum for r in self.rules if r.stratum is not None})
-        if not levels:
-            return [common] if common else []
+        # stratum 0 always exists, so the closure of the asserted data is complete
+        # before any rule of a higher stratum negates over it
+        levels = sorted({0} | {r.stratum for r in self.rules if r.stratum is not None})
         return [common + [r for r in self.rules if r.stratum == lv] for lv in levels]
 
     def run(

@@ -229,3 +229,14 @@ def closure_reasonable(quads: Iterable[Quad]) -> list[Triple]:
     r = reasonable.PyReasoner()
     r.from_graph(to_rdflib_graph(quads))
     return _new_triples(before, r.reason())
+
+
+def turtle_quads(data: str | bytes, graph: str | None, *, base_iri: str | None = None) -> list[Quad]:
+    """Parse Turtle into quads of ``graph`` (blank nodes renamed apart)."""
+    from pyoxigraph import DefaultGraph, RdfFormat, parse
+
+    g = NamedNode(graph) if graph else DefaultGraph()
+    return [
+        Quad(t.subject, t.predicate, t.object, g)
+        for t in parse(data, RdfFormat.TURTLE, base_iri=base_iri, rename_blank_nodes=True)
+    ]

@@ -25,6 +25,7 @@ BLUEPRINTS = [
     "kgraph.web.sparql_views:bp",
     "kgraph.web.graph_store:bp",
     "kgraph.web.named_queries:bp",
+    "kgraph.web.reasoning:reasoning_bp",
 ]
 
 log = logging.getLogger("kgraph.http")
