@@ -79,7 +79,7 @@ def main() -> None:
                 graph.add(tr)  # type: ignore[attr-defined]
             row["load"] = time.perf_counter() - t
             for q, text in QUERIES.items():
-                row[q] = timed(lambda text=text: list(graph.query(text)))  # type: ignore[attr-defined]
+                row[q] = timed(lambda text=text, g=graph: list(g.query(text)))  # type: ignore[attr-defined]
         else:
             quads = ox_quads()
             store = make()
@@ -87,7 +87,7 @@ def main() -> None:
             store.extend(quads)  # type: ignore[attr-defined]
             row["load"] = time.perf_counter() - t
             for q, text in QUERIES.items():
-                row[q] = timed(lambda text=text: list(store.query(text)))  # type: ignore[attr-defined]
+                row[q] = timed(lambda text=text, st=store: list(st.query(text)))  # type: ignore[attr-defined]
         results[name] = row
 
     ref = results["rdflib-memory"]
