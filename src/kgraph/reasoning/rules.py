@@ -36,6 +36,9 @@ from ..sparql.lexer import tokenize
 
 #: Where the shipped rules live.
 RULES_DIR = PROJECT_ROOT / "ontology" / "rules"
+#: Rule folders the materialization runs by default. ``owl-rl-reflexive`` (x sameAs x,
+#: c subClassOf c, ...) is complete OWL 2 RL but adds nothing a reader needs.
+DEFAULT_RULESETS = ("owl-rl", "treaty")
 
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 
@@ -235,13 +238,17 @@ _CACHE: dict[tuple[str, ...], tuple[float, list[Rule]]] = {}
 def load_rules(
     directories: Iterable[Path] | None = None, *, include: Iterable[str] | None = None
 ) -> list[Rule]:
-    """Load every ``*.rq`` under the given directories (default: ``ontology/rules``).
+    """Load every ``*.rq`` under the given directories.
 
-    ``include`` limits loading to sub-directories with these names (e.g.
-    ``["owl-rl"]``). Rules come back ordered by stratum, then path. Parsed rules
-    are cached until a file changes.
+    Without ``directories``, the folders of :data:`DEFAULT_RULESETS` under
+    ``ontology/rules``; ``include`` limits loading to sub-directories with these
+    names. Rules come back ordered by stratum, then path. Parsed rules are
+    cached until a file changes.
     """
-    dirs = [Path(d) for d in (directories or [RULES_DIR])]
+    if directories is None:
+        directories = [RULES_DIR]
+        include = DEFAULT_RULESETS if include is None else include
+    dirs = [Path(d) for d in directories]
     inc = set(include) if include is not None else None
     files: list[Path] = []
     for d in dirs:
