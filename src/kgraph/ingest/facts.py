@@ -320,9 +320,12 @@ class _Loader:
         try:
             root = yaml.compose(raw, Loader=yaml.SafeLoader)
         except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
+            # Report where the broken construct starts (the context), and where it broke.
+            mark = exc.context_mark or exc.problem_mark
             line = mark.line + 1 if mark is not None else None
             problem = " ".join(p for p in (exc.context, exc.problem) if p)
+            if exc.context_mark is not None and exc.problem_mark is not None:
+                problem += f" (on line {exc.problem_mark.line + 1})"
             self.error(line, f"YAML syntax error: {problem}")
             return None
         except yaml.YAMLError as exc:

@@ -63,8 +63,17 @@ class Prepared:
     warnings: list[Violation]
 
 
+def _line_of(index: dict[str, int], violation: Violation) -> int | None:
+    """The YAML line behind a SHACL result: the statement it is about, else its focus node."""
+    if violation.path_iri and violation.value_nt:
+        line = index.get(f"{violation.focus} {violation.path_iri} {violation.value_nt}")
+        if line is not None:
+            return line
+    return index.get(violation.focus)
+
+
 def _line_index(facts: FactsFile) -> dict[str, int]:
-    """Which YAML line each minted IRI comes from, to place SHACL results in the file."""
+    """Which YAML line each minted IRI (and each statement) comes from."""
     doc_id = facts.document.doc_id
     index: dict[str, int] = {facts.document.iri: facts.document.line}
     for quote in facts.quotes():
@@ -76,6 +85,8 @@ def _line_index(facts: FactsFile) -> dict[str, int]:
         index.setdefault(resource.iri, resource.line)
     for statement in facts.statements():
         index.setdefault(fact_iri(doc_id, statement.subject, statement.predicate, statement.obj),
+                         statement.line)
+        index.setdefault(f"{statement.subject} {statement.predicate} {statement.obj}",
                          statement.line)
     return index
 
@@ -97,7 +108,7 @@ def prepare(
     if violations:
         index = _line_index(facts)
         raise FactsError([
-            FactsProblem(index.get(v.focus), f"SHACL {v}", str(facts.path)) for v in violations
+            FactsProblem(_line_of(index, v), f"SHACL {v}", str(facts.path)) for v in violations
         ])
     return Prepared(facts, compiled, [v for v in results if not v.is_violation])
 

@@ -41,6 +41,9 @@ class Violation:
     message: str
     severity: str
     shape: str | None = None
+    #: The result path as an IRI and the value in N-Triples form, to find the statement.
+    path_iri: str | None = None
+    value_nt: str | None = None
 
     def __str__(self) -> str:
         focus = shorten(self.focus, PREFIXES)
@@ -122,6 +125,8 @@ def validate(
     )
     out: list[Violation] = []
     for result in results.subjects(RDF.type, SH.ValidationResult):
+        if (result, SH.detail, None) in results:
+            continue  # a wrapper (sh:node failed); its sh:detail results say what is wrong
         def one(pred: rdflib.URIRef, result: rdflib.term.Node = result) -> rdflib.term.Node | None:
             return results.value(result, pred)
 
@@ -138,6 +143,8 @@ def validate(
             message="; ".join(messages) or (_show(component) if component else "violation"),
             severity=str(severity).rsplit("#", 1)[-1] if severity else "Violation",
             shape=_show(shape) if isinstance(shape, rdflib.URIRef) else None,
+            path_iri=str(path) if isinstance(path, rdflib.URIRef) else None,
+            value_nt=value.n3() if isinstance(value, rdflib.URIRef | rdflib.Literal) else None,
         ))
     out.sort(key=lambda v: (not v.is_violation, v.focus, v.path or "", v.message, v.value or ""))
     return out
