@@ -52,6 +52,9 @@ from .services import StandIn, start_endpoint, start_unavailable
 
 PASS, FAIL, SKIP = "pass", "fail", "skip"
 
+#: Marks a failure that is only a difference of literal lexical forms.
+LEXICAL_ONLY = "lexical forms differ only"
+
 #: Result writers every SELECT answer goes through (media type, parser format).
 SOLUTION_ROUND_TRIPS = (
     ("application/sparql-results+json", QueryResultsFormat.JSON),
@@ -373,8 +376,8 @@ class Runner:
         if diff:
             if not compare_solutions(store_normalized(expected), answer, ordered=ordered,
                                      lax=test.lax_cardinality):
-                diff += ("\n  (equal once the expected literals are put in Oxigraph's "
-                         "canonical form: a lexical-form difference only)")
+                diff = (f"{LEXICAL_ONLY} (equal once the expected literals are put in "
+                        f"Oxigraph's canonical form)\n  {diff}")
             raise TestFailure(f"engine answer: {diff}")
         round_trips = list(SOLUTION_ROUND_TRIPS)
         if ext in ("srj", "srx", "tsv"):  # the test's own format first
