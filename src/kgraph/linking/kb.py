@@ -154,6 +154,24 @@ def kb_entities(store: Store, links_graph: str) -> list[Entity]:
             ent.related.add(other)
         elif re.fullmatch(r"-?\d{4}(-\d\d(-\d\d)?)?", other or ""):
             ent.dates.add(other)
+    # Entities that share an intermediate node (a role assignment, an event, a reified fact).
+    for row in _rows(
+        store,
+        f"""
+        PREFIX xsd: <http://www.w3.org/2001/XMLSchema#>
+        SELECT DISTINCT ?e ?o WHERE {{
+          VALUES ?e {{ {subjects} }}
+          GRAPH ?g {{ ?x ?p1 ?e . ?x ?p2 ?o . }}
+          FILTER(STRSTARTS(STR(?g), "{GRAPH_SOURCE}"))
+          FILTER(isIRI(?o) || DATATYPE(?o) IN (xsd:date, xsd:gYear))
+        }}""",
+    ):
+        ent = entities[row["e"]]
+        other = row["o"]
+        if other in entities and other != ent.iri:
+            ent.related.add(other)
+        elif re.fullmatch(r"-?\d{4}(-\d\d(-\d\d)?)?", other or ""):
+            ent.dates.add(other)
     # Reified facts (rdf:subject/rdf:object) connect entities that share a fact statement.
     for row in _rows(
         store,

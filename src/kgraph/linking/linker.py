@@ -15,10 +15,18 @@ from kgraph.linking.candidates import Candidate, fetch_candidates
 from kgraph.linking.client import WikidataClient
 from kgraph.linking.kb import Entity, kb_entities, reference_date, related_qids
 from kgraph.linking.links import GRAPH_LINKS
-from kgraph.linking.scoring import DEFAULT_THRESHOLD, Decision, decide, score_candidate
+from kgraph.linking.scoring import (
+    DEFAULT_THRESHOLD,
+    MARGIN,
+    Decision,
+    decide,
+    score_candidate,
+)
 from kgraph.store.base import Store
 
 MAX_ROUNDS = 4
+#: Score from which an unambiguous best candidate serves as context for the other entities.
+PROVISIONAL = 0.6
 
 
 @dataclass
@@ -52,6 +60,9 @@ def run_linking(
     todo = [e for e in entities if relink_asserted or not e.asserted]
     skipped = [e for e in entities if e not in todo]
     candidates: dict[str, list[Candidate]] = {e.iri: fetch_candidates(client, e) for e in todo}
+    # Context for round n: accepted links of round n-1 plus provisional ones (an unambiguous
+    # best candidate scoring at least PROVISIONAL); only Wikidata statements that connect the two
+    # items add to a score, so a provisional link cannot lift a candidate on its own.
     links = {e.iri: e.asserted[0] for e in skipped}
     decisions: list[Decision] = []
     for _ in range(MAX_ROUNDS):
@@ -61,7 +72,17 @@ def run_linking(
             scored = [s for c in candidates[ent.iri] if (s := score_candidate(ent, c, ctx, ref))]
             decisions.append(decide(ent, scored, threshold))
         new_links = {e.iri: e.asserted[0] for e in skipped}
-        new_links.update({d.entity.iri: d.exact.qid for d in decisions if d.exact})
+        for d in decisions:
+            if d.exact:
+                new_links[d.entity.iri] = d.exact.qid
+            elif (
+                d.ranked
+                and d.ranked[0].score >= PROVISIONAL
+                and (
+                    len(d.ranked) == 1 or round(d.ranked[0].score - d.ranked[1].score, 3) >= MARGIN
+                )
+            ):
+                new_links[d.entity.iri] = d.ranked[0].qid
         if new_links == links:
             break
         links = new_links

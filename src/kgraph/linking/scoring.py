@@ -107,12 +107,12 @@ class Decision:
 
 def decide(entity: Entity, ranked: list[Scored], threshold: float) -> Decision:
     """Pick the exact match (if any) and the close matches for review."""
-    ranked = sorted(ranked, key=lambda s: (-s.score, int(s.qid[1:])))
+    ranked = sorted(ranked, key=lambda s: (-s.score, len(s.qid), s.qid))
     if not ranked:
         return Decision(entity, [], None, [], "no candidate of the right type")
     best = ranked[0]
     runner = ranked[1].score if len(ranked) > 1 else 0.0
-    if best.score >= threshold and best.score - runner >= MARGIN:
+    if best.score >= threshold and round(best.score - runner, 3) >= MARGIN:
         return Decision(entity, ranked, best, [], "")
     note = (
         f"below threshold {threshold}"

@@ -68,7 +68,7 @@ TURTLE_PREFIXES = {
 def snapshot_query(qids: list[str]) -> str:
     """CONSTRUCT the snapshot's statements for ``qids`` (runs on WDQS and Oxigraph)."""
     items = " ".join(f"wd:{q}" for q in sorted(set(qids), key=lambda q: int(q[1:])))
-    props = " ".join(f"wdt:{p}" for p in ITEM_PROPERTIES + DATE_PROPERTIES)
+    props = " ".join(f"wdt:{p}" for p in (*ITEM_PROPERTIES, "P39", *DATE_PROPERTIES))
     labelled = " ".join(f"wdt:{p}" for p in ITEM_PROPERTIES if p != "P31")
     return f"""PREFIX wd: <{WD}>
 PREFIX wdt: <{WDT}>
