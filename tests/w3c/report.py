@@ -36,6 +36,7 @@ class KnownFailure:
 
     iri: str
     category: str
+    title: str
     reason: str
 
 
@@ -47,7 +48,8 @@ def load_expected(path: Path = EXPECTED_FAILURES) -> dict[str, KnownFailure]:
         for iri in group["tests"]:
             if iri in known:
                 raise ValueError(f"{iri} is listed twice in {path.name}")
-            known[iri] = KnownFailure(iri, group["category"], group["reason"].strip())
+            known[iri] = KnownFailure(iri, group["category"], group["title"],
+                                      group["reason"].strip())
     return known
 
 
@@ -226,13 +228,15 @@ class Report:
                        "engine tests (and not in the shared copy of the suite); covered by "
                        "kgraph's HTTP integration tests, not counted as passes here.")
         out += ["", "## Known failures and their reasons", ""]
-        by_reason: dict[tuple[str, str], list[Outcome]] = defaultdict(list)
+        by_reason: dict[tuple[str, str, str], list[Outcome]] = defaultdict(list)
+        for known in self.expected.values():  # in the list's order
+            by_reason.setdefault((known.category, known.title, known.reason), [])
         for o in self.outcomes:
             known = self.expected.get(o.test.iri)
             if known is not None:
-                by_reason[(known.category, known.reason)].append(o)
-        for (category, reason), outcomes in by_reason.items():
-            out.append(f"### {category}: {len(outcomes)} test(s)")
+                by_reason[(known.category, known.title, known.reason)].append(o)
+        for (category, title, reason), outcomes in by_reason.items():
+            out.append(f"### {title} ({category}; {len(outcomes)} test(s))")
             out.append("")
             out.append(reason)
             out.append("")
