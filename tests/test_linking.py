@@ -234,9 +234,11 @@ def test_5xx_backs_off_exponentially_then_gives_up() -> None:
 
 
 def test_retry_after_beyond_limit_is_an_error() -> None:
-    with ScriptedEndpoint(script=Script(rate_limited=5, retry_after="3600")) as ep:
-        with pytest.raises(WikidataUnavailableError, match="asked to wait"):
-            client_for(ep.url).select("ASK {}")
+    with (
+        ScriptedEndpoint(script=Script(rate_limited=5, retry_after="3600")) as ep,
+        pytest.raises(WikidataUnavailableError, match="asked to wait"),
+    ):
+        client_for(ep.url).select("ASK {}")
 
 
 def test_endpoint_down_clear_error_nothing_written(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
