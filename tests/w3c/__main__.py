@@ -25,7 +25,7 @@ def run(directory: Path | None = None, area: str | None = None) -> Report:
         tests = [t for t in tests if t.area == area or t.area.startswith(area + "/")]
     with Runner(directory) as runner:
         outcomes = runner.run_all(tests)
-    return Report(outcomes, load_expected())
+    return Report(outcomes, load_expected(), partial=bool(area))
 
 
 def main(argv: list[str] | None = None) -> int:
