@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import rdflib
+import rdflib.collection
 from pyoxigraph import Literal, NamedNode, Quad, RdfFormat, Triple, serialize
 from rdflib.namespace import OWL, RDF, RDFS, SH
 
@@ -124,21 +125,25 @@ def validate(
         allow_warnings=True, meta_shacl=False, advanced=True,
     )
     out: list[Violation] = []
+    details = set(results.objects(None, SH.detail))
     for result in results.subjects(RDF.type, SH.ValidationResult):
-        if (result, SH.detail, None) in results:
-            continue  # a wrapper (sh:node failed); its sh:detail results say what is wrong
+        if result in details:
+            continue  # reported through the result that wraps it (a failed sh:node)
+
         def one(pred: rdflib.URIRef, result: rdflib.term.Node = result) -> rdflib.term.Node | None:
             return results.value(result, pred)
 
         severity = one(SH.resultSeverity)
         path = one(SH.resultPath)
         value = one(SH.value)
-        messages = sorted(str(m) for m in results.objects(result, SH.resultMessage))
+        messages = sorted({str(m) for d in results.objects(result, SH.detail)
+                           for m in results.objects(d, SH.resultMessage)}) or \
+            sorted(str(m) for m in results.objects(result, SH.resultMessage))
         component = one(SH.sourceConstraintComponent)
         shape = one(SH.sourceShape)
         out.append(Violation(
             focus=str(one(SH.focusNode)),
-            path=_show(path) if path is not None else None,
+            path=_show_path(results, path) if path is not None else None,
             value=_show(value) if value is not None else None,
             message="; ".join(messages) or (_show(component) if component else "violation"),
             severity=str(severity).rsplit("#", 1)[-1] if severity else "Violation",
@@ -148,6 +153,22 @@ def validate(
         ))
     out.sort(key=lambda v: (not v.is_violation, v.focus, v.path or "", v.message, v.value or ""))
     return out
+
+
+def _show_path(graph: rdflib.Graph, path: rdflib.term.Node) -> str:
+    """A SHACL property path in SPARQL syntax (``kgo:hasParty|^kgo:partyTo``)."""
+    if isinstance(path, rdflib.URIRef):
+        return _show(path)
+    inverse = graph.value(path, SH.inversePath)
+    if inverse is not None:
+        return "^" + _show_path(graph, inverse)
+    alternatives = graph.value(path, SH.alternativePath)
+    if alternatives is not None:
+        items = list(rdflib.collection.Collection(graph, alternatives))
+        return "(" + "|".join(_show_path(graph, i) for i in items) + ")"
+    if (path, RDF.first, None) in graph:
+        return "/".join(_show_path(graph, i) for i in rdflib.collection.Collection(graph, path))
+    return "[path]"
 
 
 def _show(node: rdflib.term.Node) -> str:
