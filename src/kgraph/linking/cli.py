@@ -77,8 +77,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     w = subparsers.add_parser("wikidata", help="build or load the offline Wikidata snapshot")
     w.add_argument(
         "action",
-        choices=["build", "load"],
-        help="build: snapshot.ttl from confirmed.yaml; load: snapshot + links into the store",
+        choices=["build", "load", "evaluate"],
+        help="build: snapshot.ttl from confirmed.yaml; load: snapshot + links into the store; "
+        "evaluate: precision/recall of the store's links against data/wikidata/gold.yaml",
     )
     w.add_argument(
         "--store", type=Path, default=None, help="store directory (default: KGRAPH_STORE)"
@@ -158,9 +159,41 @@ def cmd_wikidata(args: argparse.Namespace) -> int:
         print(f"snapshot: {n} triples -> {SNAPSHOT_PATH}")
         return 0
     store = _open_store(args.store)
+    if args.action == "evaluate":
+        try:
+            return _evaluate(store)
+        finally:
+            store.close()
     try:
         n = load_wikidata(store)
         print(f"loaded {n} quads (snapshot + links)")
         return 0
     finally:
         store.close()
+
+
+def _evaluate(store) -> int:  # type: ignore[no-untyped-def]
+    from kgraph.linking.evaluate import evaluate, load_gold
+    from kgraph.linking.kb import kb_entities, qid_of
+    from kgraph.linking.links import GRAPH_LINKS
+
+    entities = kb_entities(store, GRAPH_LINKS)
+    links: dict[str, str] = {}
+    for row in store.query(
+        "SELECT ?e ?wd WHERE { ?e <http://www.w3.org/2004/02/skos/core#exactMatch> ?wd }"
+    ).rows:
+        qid = qid_of(row[1].value)
+        if qid:
+            links.setdefault(row[0].value, qid)
+    ev = evaluate(links, {e.iri: e.label for e in entities}, load_gold())
+    print(f"precision {ev.precision:.3f}  recall {ev.recall:.3f}")
+    for title, items in (
+        ("correct", ev.true_positive),
+        ("wrong", ev.false_positive),
+        ("missed", ev.missed),
+        ("not in the KB", ev.absent),
+    ):
+        print(f"{title}: {len(items)}")
+        for item in items:
+            print(f"  {item}")
+    return 0
