@@ -183,3 +183,74 @@ def replace_spans(text: str, replacements: Sequence[tuple[int, int, str]]) -> st
         last = end
     out.append(text[last:])
     return "".join(out)
+
+
+# -- where Oxigraph's parser departs from the SPARQL grammar --------------------------
+_BOOLEAN = re.compile(r"\b(?!true\b|false\b)(?i:true|false)\b")
+_MAYBE_IRI_AFTER_OPERAND = re.compile(r"(?:[?$][\w]+|\)|[0-9]|[\"'])\s*<[^\s=]")
+_EXPR_OPENERS = ("FILTER", "BIND", "HAVING")
+_OPERAND_END = ("var", "string", "number")
+
+
+def misread_iri(text: str) -> Token | None:
+    """An IRI token that the engine would misread as ``<`` operators, or ``None``.
+
+    Under the grammar's longest-token rule ``FILTER(?x<?a&&?b>?y)`` holds the
+    IRI ``<?a&&?b>`` right after an operand, which makes the query invalid;
+    Oxigraph's parser backtracks and reads two comparisons instead. Inside an
+    expression an IRI can never directly follow an operand, so that position is
+    enough to find the case without a full parser.
+    """
+    if not _MAYBE_IRI_AFTER_OPERAND.search(text):
+        return None
+    contexts: list[bool] = []  # True: an expression's parentheses
+    prev: Token | None = None
+    before_prev: Token | None = None
+    for tok in tokenize(text):
+        in_expr = bool(contexts) and contexts[-1]
+        if tok.kind == "punct" and tok.text == "(":
+            opener = prev is not None and (
+                prev.is_word(*_EXPR_OPENERS)
+                or (prev.kind in ("word", "iri", "pname") and before_prev is not None
+                    and before_prev.is_word(*_EXPR_OPENERS))
+            )
+            contexts.append(in_expr or opener)
+        elif tok.kind == "punct" and tok.text == "{":
+            contexts.append(False)
+        elif tok.kind == "punct" and tok.text in (")", "}"):
+            if contexts:
+                contexts.pop()
+        elif (in_expr and tok.kind == "iri" and prev is not None
+              and (prev.kind in _OPERAND_END or (prev.kind == "punct" and prev.text == ")"))):
+            return tok
+        before_prev, prev = prev, tok
+    return None
+
+
+def position(text: str, offset: int) -> tuple[int, int]:
+    """1-based (line, column) of a character offset."""
+    line = text.count("\n", 0, offset) + 1
+    return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
+
+
+def engine_text(text: str) -> str:
+    """The operation text to hand the engine, with its parser's gaps closed.
+
+    Raises ``ValueError`` (with line and column) for an IRI the engine would
+    misread; writes ``TRUE``/``False`` and other case variants of the boolean
+    keywords in lower case, which is all the engine accepts (keywords are
+    case-insensitive in SPARQL).
+    """
+    bad = misread_iri(text)
+    if bad is not None:
+        line, col = position(text, bad.start)
+        raise ValueError(
+            f"error at {line}:{col}: {bad.text} is an IRI here (longest-token rule), "
+            "and an IRI cannot follow an operand in an expression"
+        )
+    if _BOOLEAN.search(text):
+        fixes = [(t.start, t.end, t.text.lower()) for t in tokenize(text)
+                 if t.kind == "word" and t.text.lower() in ("true", "false") and t.text.islower() is False]
+        if fixes:
+            text = replace_spans(text, fixes)
+    return text

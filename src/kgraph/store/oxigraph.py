@@ -27,7 +27,7 @@ from pyoxigraph import (
 )
 from pyoxigraph import Store as OxStore
 
-from ..sparql.lexer import has_dataset_clause
+from ..sparql.lexer import engine_text, has_dataset_clause
 from .base import (
     AskResult,
     DatasetSpec,
@@ -80,7 +80,7 @@ class OxigraphStore:
         elif self.union_default_graph and not has_dataset_clause(sparql):
             kwargs["use_default_graph_as_union"] = True
         try:
-            result = self._store.query(sparql, base_iri=base_iri, **kwargs)
+            result = self._store.query(engine_text(sparql), base_iri=base_iri, **kwargs)
         except SyntaxError as exc:
             raise SparqlSyntaxError(str(exc)) from exc
         except OSError as exc:
@@ -96,7 +96,7 @@ class OxigraphStore:
 
     def update(self, sparql: str, *, base_iri: str | None = None) -> None:
         try:
-            self._store.update(sparql, base_iri=base_iri)
+            self._store.update(engine_text(sparql), base_iri=base_iri)
         except SyntaxError as exc:
             raise SparqlSyntaxError(str(exc)) from exc
         except (OSError, ValueError) as exc:
@@ -201,7 +201,8 @@ def parse_rdf(
         data = io.BytesIO(data)
     target = _graph_node(graph)
     try:
-        quads = list(parse(data, format=fmt, base_iri=base_iri))
+        # Fresh blank nodes per document: two files that both say ``_:x`` mean two nodes.
+        quads = list(parse(data, format=fmt, base_iri=base_iri, rename_blank_nodes=True))
     except SyntaxError as exc:
         raise RdfSyntaxError(str(exc)) from exc
     except (OSError, ValueError) as exc:
