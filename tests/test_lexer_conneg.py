@@ -7,6 +7,7 @@ import pytest
 from kgraph.sparql.conneg import accepts_html, negotiate
 from kgraph.sparql.lexer import (
     DatasetConflictError,
+    engine_text,
     has_dataset_clause,
     inject_using,
     service_refs,
@@ -87,3 +88,29 @@ def test_accepts_html() -> None:
     assert not accepts_html("*/*")
     assert not accepts_html(None)
     assert not accepts_html("text/html;q=0")
+
+
+@pytest.mark.parametrize("query", [
+    "SELECT * { ?s <http://p> ?o }",
+    "SELECT * { ?s ?p ?o FILTER(?o = <http://a>) }",
+    "SELECT * { ?s ?p ?o FILTER(?o IN (<http://a>, <http://b>)) }",
+    "SELECT * { ?s ?p (?x <http://a> 1) }",
+    "SELECT * { VALUES (?x ?y) { (1 <http://a>) (\"s\" <http://b>) } }",
+    "SELECT * { ?s (<http://a>|<http://b>)* ?o FILTER(?s != ?o) }",
+    "SELECT * { ?s ?p ?o FILTER(EXISTS { ?o <http://q> ?z }) }",
+    "SELECT * { ?s ?p ?o FILTER(?o < 3 && ?o > 1) }",
+    "SELECT * { ?s ?p ?o } ORDER BY ?s <http://fn>(?o)",
+    "SELECT * { ?s ?p ?o FILTER (\"1\"^^<http://www.w3.org/2001/XMLSchema#integer> = ?o) }",
+])
+def test_engine_text_leaves_valid_queries_alone(query: str) -> None:
+    assert engine_text(query) == query
+
+
+def test_engine_text_rejects_an_iri_misread_as_operators() -> None:
+    with pytest.raises(ValueError, match=r"2:13: <\?a&&\?b> is an IRI"):
+        engine_text("SELECT * WHERE\n{ FILTER (?x<?a&&?b>?y) }")
+
+
+def test_engine_text_lowercases_boolean_keywords_only() -> None:
+    q = "SELECT * { ?s ?p TRUE FILTER(?o = False) ?s ?p 'TRUE' . ?s ex:TRUE ?TRUE }"
+    assert engine_text(q) == "SELECT * { ?s ?p true FILTER(?o = false) ?s ?p 'TRUE' . ?s ex:TRUE ?TRUE }"

@@ -69,10 +69,10 @@ def ensure_loaded(store: Store, settings: Settings) -> BootstrapReport:
 
     snapshot_dir = settings.data_dir / "wikidata"
     if snapshot_dir.is_dir() and not store.contains_graph(GRAPH_WIKIDATA):
-        from .linking.snapshot import load_snapshot
+        from .linking.snapshot import load_wikidata
 
-        load_snapshot(store)
-        report.loaded.append("wikidata snapshot")
+        n = load_wikidata(store, snapshot_dir)
+        report.loaded.append(f"wikidata snapshot and links: {n} quads")
 
     if report.changed or not store.contains_graph(GRAPH_INFERRED):
         try:
