@@ -53,6 +53,10 @@ class EngineRun:
     """What one run of the engine produced."""
 
     derivations: dict[Triple, Derivation] = field(default_factory=dict)
+    #: Other derivations, by domain rules (numbered strata), of triples that were
+    #: already asserted or derived: e.g. an alliance a source states *and* the
+    #: alliance rule concludes from the treaty. Explanations show both.
+    alternatives: dict[Triple, list[Derivation]] = field(default_factory=dict)
     rounds: int = 0
     rule_runs: int = 0
     seconds: float = 0.0
@@ -82,7 +86,11 @@ class RuleEngine:
 
     def __init__(self, rules: Sequence[Rule]) -> None:
         self.rules = list(rules)
-        self._queries = {r.name: _with_novelty_filter(r) for r in self.rules}
+        # The OWL RL closure rules (stratum "all") only look for new triples; domain rules
+        # also report conclusions that already hold, to record them as alternatives.
+        self._queries = {
+            r.name: _with_novelty_filter(r) if r.stratum is None else r.select for r in self.rules
+        }
         self._needed = {
             r.name: sorted(
                 {t for pat in (*r.template, *r.premises) for t in pat if isinstance(t, str)}
@@ -149,20 +157,33 @@ class RuleEngine:
         needed = self._needed[rule.name]
         new: list[Triple] = []
         derivations = result.derivations
+        alternatives = result.alternatives if record and rule.stratum is not None else None
         for sol in solutions:
             b = dict(zip(names, sol, strict=False))
             derivation: Derivation | None = None
             for pat in rule.template:
                 t = instantiate(pat, b)
-                if t is None or t in derivations:
+                if t is None:
                     continue
-                if next(store.quads_for_pattern(t.subject, t.predicate, t.object), None):
-                    continue  # asserted (or derived under another template triple)
+                known = t in derivations or next(
+                    store.quads_for_pattern(t.subject, t.predicate, t.object), None
+                ) is not None
+                if known and alternatives is None:
+                    continue
                 if derivation is None:
                     binding = tuple((k, b[k]) for k in needed if b.get(k) is not None)
                     derivation = Derivation(rule, binding if record else (), step)
-                derivations[t] = derivation
-                new.append(t)
+                if not known:
+                    derivations[t] = derivation
+                    new.append(t)
+                elif alternatives is not None:
+                    alts = alternatives.setdefault(t, [])
+                    first = derivations.get(t)
+                    same = first is not None and first.rule is rule and first.binding == derivation.binding
+                    if not same and len(alts) < 3 and all(
+                        a.rule is not rule or a.binding != derivation.binding for a in alts
+                    ):
+                        alts.append(derivation)
         return new
 
 

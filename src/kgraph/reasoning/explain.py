@@ -155,10 +155,37 @@ class Explainer:
 
     def explain(self, t: Triple) -> dict[str, object]:
         """The derivation tree of ``t`` (asserted or inferred) as JSON-able dicts."""
-        seen: set[Triple] = set()
+        seen: set[object] = set()
         return self._node(t, seen, 0)
 
-    def _node(self, t: Triple, seen: set[Triple], depth: int) -> dict[str, object]:
+    def _node(self, t: Triple, seen: set[object], depth: int) -> dict[str, object]:
+        node = self._node1(t, seen, depth)
+        alts = self.run.alternatives.get(t)
+        if alts and depth < self.max_depth and not node.get("see_above"):
+            also = []
+            for d in alts:
+                if any(t in self._support(p) for p in d.premises()):
+                    continue  # would explain t by itself
+                also.append(self._inner(self.triple_json(t), t, d, seen, depth))
+            if also:
+                node["also_inferred"] = also
+        return node
+
+    def _support(self, t: Triple, _memo: dict | None = None) -> set[Triple]:  # type: ignore[type-arg]
+        """Every triple the recorded derivation of ``t`` rests on (itself included)."""
+        out: set[Triple] = set()
+        stack = [t]
+        while stack:
+            x = stack.pop()
+            if x in out:
+                continue
+            out.add(x)
+            d = self.run.derivations.get(x)
+            if d is not None:
+                stack.extend(d.premises())
+        return out
+
+    def _node1(self, t: Triple, seen: set[object], depth: int) -> dict[str, object]:
         node = self.triple_json(t)
         d: Derivation | None = self.run.derivations.get(t)
         if d is None:
@@ -184,6 +211,10 @@ class Explainer:
                     if mentions:
                         node["mentions"] = mentions
             return node
+        return self._inner(node, t, d, seen, depth)
+
+    def _inner(self, node: dict[str, object], t: Triple, d: Derivation, seen: set[object],
+               depth: int) -> dict[str, object]:
         node["kind"] = "inferred"
         node["rule"] = {
             "name": d.rule.name,
@@ -191,10 +222,11 @@ class Explainer:
             "summary": d.rule.summary,
         }
         node["bindings"] = {k: term_json(v) for k, v in d.binding}
-        if t in seen:
+        key = (t, d.rule.name, d.binding)
+        if key in seen:
             node["see_above"] = True
             return node
-        seen.add(t)
+        seen.add(key)
         if depth >= self.max_depth:
             node["truncated"] = True
             return node
@@ -216,8 +248,9 @@ def quotes_in(tree: dict[str, object]) -> list[dict[str, object]]:
     for fact in tree.get("facts", []) or []:  # type: ignore[union-attr]
         out.extend(fact.get("quotes", []))
     out.extend(tree.get("mentions", []) or [])  # type: ignore[arg-type]
-    for child in tree.get("premises", []) or []:  # type: ignore[union-attr]
-        out.extend(quotes_in(child))
+    for key in ("premises", "also_inferred"):
+        for child in tree.get(key, []) or []:  # type: ignore[union-attr]
+            out.extend(quotes_in(child))
     return out
 
 
@@ -227,10 +260,11 @@ def rules_in(tree: dict[str, object]) -> list[str]:
     rule = tree.get("rule")
     if isinstance(rule, dict):
         out.append(str(rule["name"]))
-    for child in tree.get("premises", []) or []:  # type: ignore[union-attr]
-        for r in rules_in(child):
-            if r not in out:
-                out.append(r)
+    for key in ("premises", "also_inferred"):
+        for child in tree.get(key, []) or []:  # type: ignore[union-attr]
+            for r in rules_in(child):
+                if r not in out:
+                    out.append(r)
     return out
 
 
@@ -242,6 +276,15 @@ def render_text(tree: dict[str, object], indent: str = "") -> str:
 
 
 def _render(node: dict[str, object], indent: str, lines: list[str]) -> None:
+    _render1(node, indent, lines)
+    for alt in node.get("also_inferred", []) or []:  # type: ignore[union-attr]
+        rule = alt["rule"]
+        lines.append(f"{indent}  also <= rule {rule['name']} ({rule['file']}): {rule['summary']}")
+        for child in alt.get("premises", []) or []:
+            _render(child, indent + "    ", lines)
+
+
+def _render1(node: dict[str, object], indent: str, lines: list[str]) -> None:
     text = str(node["text"])
     labels = node.get("labels")
     if isinstance(labels, dict) and labels:
