@@ -14,6 +14,7 @@ from pathlib import Path
 from pyoxigraph import Quad, Triple
 from pyoxigraph import Store as OxStore
 
+from ..namespaces import KGR
 from ..store.base import Store
 from .compile import Compiled, compile_document, fact_iri, quote_iri
 from .facts import FactsError, FactsFile, FactsProblem, load_facts
@@ -69,6 +70,10 @@ def _line_of(index: dict[str, int], violation: Violation) -> int | None:
         line = index.get(f"{violation.focus} {violation.path_iri} {violation.value_nt}")
         if line is not None:
             return line
+    value = violation.value_nt[1:-1] if (violation.value_nt or "").startswith("<") else None
+    if value in index and (violation.focus not in index or value.startswith(KGR + "fact/")
+                           or value.startswith(KGR + "quote/")):
+        return index[value]  # a whole-document check naming the offending fact or quote
     return index.get(violation.focus)
 
 
