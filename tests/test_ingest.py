@@ -13,6 +13,8 @@ from pyoxigraph import BlankNode, Literal, NamedNode, Quad
 
 from kgraph.ingest import (
     FactsError,
+    QuoteRef,
+    check_quote,
     check_vocabulary,
     compile_facts,
     coverage_report,
@@ -103,6 +105,16 @@ def test_all_structure_errors_reported_at_once():
     with pytest.raises(FactsError) as info:
         load_facts(DATA / "facts" / "broken" / "bad-structure.yaml")
     assert len(info.value.errors) >= 15
+
+
+def test_quote_hints():
+    text = "Wang’s “friends” — the PRC’s ally."
+    assert check_quote(text, QuoteRef("the PRC’s ally", 19, 1)) is None
+    byte_offset = text.encode("utf-8").find(b"the PRC")
+    message = check_quote(text, QuoteRef("the PRC", byte_offset, 1))
+    assert "the quote occurs at offset 19" in message and "UTF-8 byte offset" in message
+    message = check_quote(text, QuoteRef('Wang\'s "friends"', 0, 1))
+    assert "differs from the text in quotation marks" in message
 
 
 @pytest.mark.parametrize("lexical,datatype,ok", [

@@ -115,8 +115,10 @@ def validate(
     """
     import pyshacl
 
-    if shapes is None or not Path(shapes).exists():
+    if shapes is None:
         return []
+    if not Path(shapes).exists():
+        raise FileNotFoundError(f"SHACL shapes not found: {shapes} (pass shapes=None to skip)")
     data = to_rdflib(quads)
     shacl = load_turtle([Path(shapes)])
     ont = ontology_graph(ontology)
