@@ -61,6 +61,8 @@ class EngineRun:
     rule_runs: int = 0
     seconds: float = 0.0
     per_rule: dict[str, int] = field(default_factory=dict)
+    #: Seconds spent in each rule (query + bookkeeping), for profiling.
+    rule_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def triples(self) -> Iterator[Triple]:
@@ -86,11 +88,7 @@ class RuleEngine:
 
     def __init__(self, rules: Sequence[Rule]) -> None:
         self.rules = list(rules)
-        # The OWL RL closure rules (stratum "all") only look for new triples; domain rules
-        # also report conclusions that already hold, to record them as alternatives.
-        self._queries = {
-            r.name: _with_novelty_filter(r) if r.stratum is None else r.select for r in self.rules
-        }
+        self._queries = {r.name: _with_novelty_filter(r) for r in self.rules}
         self._needed = {
             r.name: sorted(
                 {t for pat in (*r.template, *r.premises) for t in pat if isinstance(t, str)}
@@ -136,7 +134,11 @@ class RuleEngine:
                     step += 1
                     last_ran[rule.name] = step
                     result.rule_runs += 1
+                    t_rule = time.perf_counter()
                     new = self._fire(store, rule, step, result, record)
+                    result.rule_seconds[rule.name] = (
+                        result.rule_seconds.get(rule.name, 0.0) + time.perf_counter() - t_rule
+                    )
                     if new:
                         progress = True
                         store.extend(Quad(t.subject, t.predicate, t.object, target) for t in new)
@@ -145,19 +147,27 @@ class RuleEngine:
                         result.per_rule[rule.name] = result.per_rule.get(rule.name, 0) + len(new)
                 if not progress:
                     break
+            if record:
+                # One more pass of the domain rules without the novelty filter records their
+                # conclusions that already held (asserted, or derived otherwise) as alternatives.
+                for rule in stratum:
+                    if rule.stratum is not None:
+                        self._fire(store, rule, step, result, record, alternatives=True)
             result.rounds += rounds
         result.seconds = time.perf_counter() - t0
         return result
 
     def _fire(
-        self, store: Store, rule: Rule, step: int, result: EngineRun, record: bool
+        self, store: Store, rule: Rule, step: int, result: EngineRun, record: bool,
+        *, alternatives: bool = False,
     ) -> list[Triple]:
-        solutions = store.query(self._queries[rule.name], use_default_graph_as_union=True)
+        query = rule.select if alternatives else self._queries[rule.name]
+        solutions = store.query(query, use_default_graph_as_union=True)
         names = [v.value for v in solutions.variables]
         needed = self._needed[rule.name]
         new: list[Triple] = []
         derivations = result.derivations
-        alternatives = result.alternatives if record and rule.stratum is not None else None
+        alts_out = result.alternatives if alternatives else None
         for sol in solutions:
             b = dict(zip(names, sol, strict=False))
             derivation: Derivation | None = None
@@ -168,7 +178,7 @@ class RuleEngine:
                 known = t in derivations or next(
                     store.quads_for_pattern(t.subject, t.predicate, t.object), None
                 ) is not None
-                if known and alternatives is None:
+                if known and alts_out is None:
                     continue
                 if derivation is None:
                     binding = tuple((k, b[k]) for k in needed if b.get(k) is not None)
@@ -176,8 +186,8 @@ class RuleEngine:
                 if not known:
                     derivations[t] = derivation
                     new.append(t)
-                elif alternatives is not None:
-                    alts = alternatives.setdefault(t, [])
+                elif alts_out is not None:
+                    alts = alts_out.setdefault(t, [])
                     first = derivations.get(t)
                     same = first is not None and first.rule is rule and first.binding == derivation.binding
                     if not same and len(alts) < 3 and all(
