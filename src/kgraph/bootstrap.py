@@ -53,7 +53,7 @@ def ensure_loaded(store: Store, settings: Settings) -> BootstrapReport:
         from .ingest import ingest_path, load_facts
 
         for facts in sorted(facts_dir.glob("*.yaml")):
-            doc_id = load_facts(facts).document.id
+            doc_id = load_facts(facts).document.doc_id
             if store.contains_graph(source_graph(doc_id)):
                 report.skipped.append(doc_id)
                 continue
