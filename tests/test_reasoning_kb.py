@@ -284,3 +284,15 @@ def test_cli_scenario_and_explain(tmp_path: Path, capsys, monkeypatch) -> None: 
     assert "rule alliance" in capsys.readouterr().out
     assert cli.main(["reason", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["materialize"]["inferred_triples"] > 0
+
+
+@pytest.mark.slow
+def test_hermit_finds_the_knowledge_base_consistent(kb) -> None:  # type: ignore[no-untyped-def]
+    from kgraph.reasoning import check_with_hermit
+    from kgraph.reasoning.materialize import asserted_quads
+
+    result = check_with_hermit(asserted_quads(kb))
+    assert result.consistent, result.message
+    assert result.unsatisfiable == []
+    # classification finds what the OWL RL rules do not derive as schema axioms
+    assert (KGO + "MutualDefenceTreatyInForce", KGO + "TreatyInForce") in result.inferred_subclasses

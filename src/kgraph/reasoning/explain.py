@@ -163,9 +163,13 @@ class Explainer:
         alts = self.run.alternatives.get(t)
         if alts and depth < self.max_depth and not node.get("see_above"):
             also = []
+            shown: set[str] = set()
             for d in alts:
+                if d.rule.name in shown:
+                    continue  # one alternative per rule is enough for a reader
                 if any(t in self._support(p) for p in d.premises()):
                     continue  # would explain t by itself
+                shown.add(d.rule.name)
                 also.append(self._inner(self.triple_json(t), t, d, seen, depth))
             if also:
                 node["also_inferred"] = also
@@ -313,13 +317,13 @@ def _render1(node: dict[str, object], indent: str, lines: list[str]) -> None:
     lines.append(f"{indent}{text}   [asserted in {graphs}]")
     for fact in node.get("facts", []) or []:  # type: ignore[union-attr]
         for q in fact.get("quotes", []):
-            lines.append(f'{indent}      quote: “{q.get("exact", "?")}” '
+            lines.append(f'{indent}    quote: “{q.get("exact", "?")}” '
                          f'(chars {q.get("start", "?")}-{q.get("end", "?")} of {q.get("source", "?")})')
         if not fact.get("quotes"):
             for src in fact.get("derived_from", []):
-                lines.append(f"{indent}      source: {src}")
+                lines.append(f"{indent}    source: {src}")
         if fact.get("derivation"):
-            lines.append(f"{indent}      note: {fact['derivation']}")
+            lines.append(f"{indent}    note: {fact['derivation']}")
     for q in node.get("mentions", []) or []:  # type: ignore[union-attr]
-        lines.append(f'{indent}      mention: “{q.get("exact", "?")}” '
+        lines.append(f'{indent}    mention: “{q.get("exact", "?")}” '
                      f'(chars {q.get("start", "?")}-{q.get("end", "?")})')

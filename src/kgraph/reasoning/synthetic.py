@@ -24,7 +24,7 @@ LABEL = NamedNode(PREFIXES["rdfs"] + "label")
 XSD = PREFIXES["xsd"]
 
 #: Triples one "unit" (a treaty with its obligations, events and claims) produces, about.
-TRIPLES_PER_UNIT = 40
+TRIPLES_PER_UNIT = 33
 
 
 def _k(local: str) -> NamedNode:
