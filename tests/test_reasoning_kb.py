@@ -296,3 +296,13 @@ def test_hermit_finds_the_knowledge_base_consistent(kb) -> None:  # type: ignore
     assert result.unsatisfiable == []
     # classification finds what the OWL RL rules do not derive as schema axioms
     assert (KGO + "MutualDefenceTreatyInForce", KGO + "TreatyInForce") in result.inferred_subclasses
+
+
+def test_sparql_sees_inferred_triples_unless_inference_is_off(client) -> None:  # type: ignore[no-untyped-def]
+    ask = f"ASK {{ <{KGR}DPRK> <{KGO}alliedWith> <{KGR}PRC> }}"
+    headers = {"Accept": "application/sparql-results+json"}
+    on = client.get("/sparql", query_string={"query": ask}, headers=headers)
+    off = client.get("/sparql", query_string={"query": ask, "inference": "false"}, headers=headers)
+    assert on.status_code == 200 and off.status_code == 200
+    assert on.get_json()["boolean"] is True  # derived (symmetry, alliance rule)
+    assert off.get_json()["boolean"] is False  # the article states PRC -> DPRK only
