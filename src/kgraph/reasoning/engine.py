@@ -116,10 +116,11 @@ class RuleEngine:
         t0 = time.perf_counter()
         result = EngineRun()
         step = 0
+        # predicate -> last step it changed; rule -> step it last ran. Kept across strata, so
+        # a closure rule re-runs in a later stratum only when its input changed.
+        changed: dict[str, int] = {}
+        last_ran: dict[str, int] = {}
         for stratum in self.strata():
-            # predicate -> last step it changed; rule -> step it last ran
-            changed: dict[str, int] = {}
-            last_ran: dict[str, int] = {}
             rounds = 0
             while True:
                 rounds += 1
