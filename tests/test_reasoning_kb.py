@@ -306,3 +306,29 @@ def test_sparql_sees_inferred_triples_unless_inference_is_off(client) -> None:  
     assert on.status_code == 200 and off.status_code == 200
     assert on.get_json()["boolean"] is True  # derived (symmetry, alliance rule)
     assert off.get_json()["boolean"] is False  # the article states PRC -> DPRK only
+
+
+@pytest.mark.slow
+def test_real_server_answers_a_scenario_and_keeps_its_data(kb_server) -> None:  # type: ignore[no-untyped-def]
+    """Over real HTTP: the server bootstrapped (and materialized) the KB itself."""
+    import requests
+
+    def count() -> int:
+        r = requests.get(kb_server.sparql, params={"query": "SELECT (COUNT(*) AS ?n) "
+                                                   "{ GRAPH ?g { ?s ?p ?o } }"},
+                         headers={"Accept": "application/sparql-results+json"}, timeout=60)
+        return int(r.json()["results"]["bindings"][0]["n"]["value"])
+
+    before = count()
+    resp = requests.post(kb_server.url + "/reason/scenario",
+                         json=attack("kgr:USA", "kgr:DPRK", "2021-07-10"), timeout=120)
+    assert resp.status_code == 200, resp.text
+    [ob] = resp.json()["triggered_obligations"]
+    assert ob["obligor"]["iri"] == KGR + "PRC" and ob["status"] == "contested"
+    resp = requests.post(kb_server.url + "/reason/scenario", data="nope",
+                         headers={"Content-Type": "text/plain"}, timeout=60)
+    assert resp.status_code == 415 and "error" in resp.json()
+    resp = requests.get(kb_server.url + "/reason/explain", timeout=120, params={
+        "s": "kgr:DPRK", "p": "kgo:alliedWith", "o": "kgr:PRC", "format": "text"})
+    assert resp.status_code == 200 and "rule alliance" in resp.text
+    assert count() == before
