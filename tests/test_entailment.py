@@ -104,7 +104,7 @@ def load_manifest(directory: Path = SUITE) -> list[EntailmentTest]:
 
 
 def _closure(engine: str, quads: list) -> list:  # type: ignore[type-arg]
-    from kgraph.reasoning.materialize import closure_owlrl, run_rules, scratch_store
+    from kgraph.reasoning.materialize import closure_owlrl, scratch_store
     from kgraph.reasoning.rules import RULES_DIR, load_rules
 
     if engine == "rdfs/owlrl":
@@ -127,7 +127,6 @@ def _closure(engine: str, quads: list) -> list:  # type: ignore[type-arg]
         )
         return list(scratch.quads_for_pattern(None, None, None, INFERRED))
     raise ValueError(engine)
-    run_rules  # noqa: B018 - imported for the documentation of the engine in use
 
 
 def _canon(term: object) -> str:
