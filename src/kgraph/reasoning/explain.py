@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pyoxigraph import BlankNode, Literal, NamedNode, Store, Triple
 
 from ..namespaces import GRAPH_ONTOLOGY, GRAPH_SOURCE, KGO, PREFIXES
+from ..sparql.results import json_term as term_json
 from .engine import Derivation, EngineRun
 
 RDF = PREFIXES["rdf"]
@@ -49,22 +50,6 @@ def term_text(term: object) -> str:
             return f'"{term.value}"'
         return f'"{term.value}"^^{shorten(dt)}'
     return str(term)
-
-
-def term_json(term: object) -> dict[str, str]:
-    """A term as SPARQL 1.1 JSON results encode it."""
-    if isinstance(term, NamedNode):
-        return {"type": "uri", "value": term.value}
-    if isinstance(term, BlankNode):
-        return {"type": "bnode", "value": term.value}
-    if isinstance(term, Literal):
-        out = {"type": "literal", "value": term.value}
-        if term.language:
-            out["xml:lang"] = term.language
-        else:
-            out["datatype"] = term.datatype.value
-        return out
-    return {"type": "triple", "value": str(term)}
 
 
 @dataclass

@@ -95,7 +95,8 @@ def deadline_checker(timeout_s: float | None) -> Deadline:
 
 
 # -- terms ------------------------------------------------------------------------
-def _json_term(term: object) -> dict[str, object]:
+def json_term(term: object) -> dict[str, object]:
+    """A term as SPARQL 1.1 Query Results JSON encodes it (RDF-star triples included)."""
     if isinstance(term, NamedNode):
         return {"type": "uri", "value": term.value}
     if isinstance(term, BlankNode):
@@ -114,9 +115,9 @@ def _json_term(term: object) -> dict[str, object]:
         return {
             "type": "triple",
             "value": {
-                "subject": _json_term(term.subject),
-                "predicate": _json_term(term.predicate),
-                "object": _json_term(term.object),
+                "subject": json_term(term.subject),
+                "predicate": json_term(term.predicate),
+                "object": json_term(term.object),
             },
         }
     raise TypeError(f"not an RDF term: {term!r}")
@@ -215,7 +216,7 @@ def write_json(result: SelectResult | AskResult, check: Deadline) -> Iterator[st
         first = True
         for row in _rows(result.rows, check):
             binding = {
-                var: _json_term(term)
+                var: json_term(term)
                 for var, term in zip(result.variables, row, strict=True)
                 if term is not None
             }
