@@ -30,7 +30,8 @@ class ServerProcess:
         cmd = [sys.executable, str(ROOT / "server.py"), "--port", "0", "--store", str(self.store),
                *self.args]
         # stderr goes to a file: a pipe nobody reads would fill up and block the server's logging.
-        self.log_path = self.store.parent / f"{self.store.name}.server.log"
+        folder = next(p for p in self.store.parents if p.is_dir())  # the store's may not exist yet
+        self.log_path = folder / f"{self.store.name}.server.log"
         self._log = open(self.log_path, "a", encoding="utf-8")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
                                      stderr=self._log, text=True)

@@ -236,3 +236,14 @@ def test_cli_load_is_all_or_nothing_and_dump_round_trips(tmp_path: Path) -> None
     r = kgraph_cli("dump", "--store", str(store), "--format", "trig", "-o", str(tmp_path / "out.trig"))
     assert r.returncode == 0
     assert len(list(parse(path=str(tmp_path / "out.trig"), format=RdfFormat.TRIG))) == 3
+
+
+def test_store_directory_is_created_and_locked_for_other_processes(tmp_path: Path) -> None:
+    store = tmp_path / "not" / "yet" / "there"
+    srv = ServerProcess(store, ["--no-bootstrap"]).start()
+    try:
+        r = kgraph_cli("dump", "--store", str(store))
+        assert r.returncode == 1
+        assert "holds it" in r.stderr and "Traceback" not in r.stderr
+    finally:
+        srv.stop()

@@ -75,7 +75,7 @@ def _cmd_load(args: argparse.Namespace) -> int:
         print(f"kgraph load: {exc}\nnothing was loaded", file=sys.stderr)
         return 1
     except StoreError as exc:
-        print(f"kgraph load: {exc} (is a server running on this store?)", file=sys.stderr)
+        print(f"kgraph load: {exc}", file=sys.stderr)
         return 1
     print(f"loaded {n} quads into {settings.store_path}", file=sys.stderr)
     return 0
@@ -87,7 +87,7 @@ def _cmd_dump(args: argparse.Namespace) -> int:
     try:
         store = open_store(settings.store_path)
     except StoreError as exc:
-        print(f"kgraph dump: {exc} (is a server running on this store?)", file=sys.stderr)
+        print(f"kgraph dump: {exc}", file=sys.stderr)
         return 1
     if args.output in (None, "-"):
         store.dump(sys.stdout.buffer, fmt.media_type)

@@ -60,7 +60,7 @@ def run(settings: Settings) -> int:
     try:
         store = open_store(settings.store_path)
     except StoreError as exc:
-        print(f"kgraph: {exc} (is another kgraph process using this store?)", file=sys.stderr)
+        print(f"kgraph: {exc}", file=sys.stderr)
         return 1
     if settings.bootstrap:
         ensure_loaded(store, settings)

@@ -63,9 +63,12 @@ class OxigraphStore:
         #: Whether a query that names no dataset sees the union of all graphs.
         self.union_default_graph = union_default_graph
         try:
+            if self.path is not None:
+                self.path.mkdir(parents=True, exist_ok=True)
             self._store = OxStore(str(path)) if path is not None else OxStore()
         except OSError as exc:
-            raise StoreError(f"cannot open store at {path}: {exc}") from exc
+            hint = " (another process, e.g. a running kgraph server, holds it)" if "lock" in str(exc).lower() else ""
+            raise StoreError(f"cannot open store at {path}: {exc}{hint}") from exc
 
     # -- queries -----------------------------------------------------------------
     def query(
