@@ -1,20 +1,33 @@
 """Bring a store up to date with the project's ontology and knowledge base.
 
-Run at server start: whatever the store does not hold yet is loaded, so a
-fresh ``--store`` directory serves the article's graph at once, and a store
-that already holds everything starts without reloading. Each step is one
-transaction, so an interrupted start never leaves half a graph behind.
+Run at server start: whatever the store does not hold yet, or holds from
+other versions of the input files, is (re)loaded, so a fresh ``--store``
+directory serves the article's graph at once, an edited ontology or facts file
+is served after a restart, and a store that is up to date starts without
+reloading. Each step is one transaction, so an interrupted start never leaves
+half a graph behind (the next start repeats it).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pyoxigraph import Literal, NamedNode, Quad
+
 from .config import Settings
-from .loader import EXTENSIONS, load_files
-from .namespaces import GRAPH, GRAPH_INFERRED, GRAPH_ONTOLOGY, GRAPH_WIKIDATA, source_graph
+from .loader import EXTENSIONS, parse_files
+from .namespaces import (
+    GRAPH,
+    GRAPH_BOOTSTRAP,
+    GRAPH_INFERRED,
+    GRAPH_ONTOLOGY,
+    GRAPH_WIKIDATA,
+    KGO,
+    source_graph,
+)
 from .store import Store
 
 log = logging.getLogger("kgraph.bootstrap")
@@ -35,53 +48,85 @@ def ontology_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.glob("*") if p.suffix in EXTENSIONS and p.stem != "shapes")
 
 
-def ensure_loaded(store: Store, settings: Settings) -> BootstrapReport:
-    """Load the ontology, the facts files, extra RDF and the Wikidata snapshot if missing,
-    then (re)materialise inferences when anything changed."""
-    report = BootstrapReport()
+def digest(paths: list[Path]) -> str:
+    """SHA-256 over the names and bytes of some input files (order-independent)."""
+    h = hashlib.sha256()
+    for path in sorted(paths):
+        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
 
-    if not store.contains_graph(GRAPH_ONTOLOGY):
-        files = ontology_files(settings.ontology_dir)
-        if files:
-            n = load_files(store, files, GRAPH_ONTOLOGY, progress=False)
-            report.loaded.append(f"ontology: {n} triples from {len(files)} files")
-    else:
-        report.skipped.append("ontology")
+
+def recorded_digests(store: Store) -> dict[str, str]:
+    """The input digest each graph was last loaded from, by graph IRI."""
+    result = store.query(
+        f"SELECT ?g ?d {{ GRAPH <{GRAPH_BOOTSTRAP}> {{ ?g <{KGO}sha256> ?d }} }}"
+    )
+    return {row[0].value: row[1].value for row in result.rows}  # type: ignore[union-attr]
+
+
+def ensure_loaded(store: Store, settings: Settings) -> BootstrapReport:
+    """Load the ontology, the facts files, extra RDF and the Wikidata snapshot into the
+    graphs that lack them or were loaded from different files, then (re)materialise
+    inferences when anything changed.
+
+    Each graph's input digest is kept in the bootstrap graph, so editing the
+    ontology or a facts file and restarting is enough to serve the new version.
+    """
+    report = BootstrapReport()
+    seen = recorded_digests(store)
+    current: dict[str, str] = {}
+
+    def stale(graph: str, inputs: list[Path]) -> bool:
+        current[graph] = digest(inputs)
+        if store.contains_graph(graph) and seen.get(graph) == current[graph]:
+            report.skipped.append(graph)
+            return False
+        return True
+
+    files = ontology_files(settings.ontology_dir)
+    if files and stale(GRAPH_ONTOLOGY, files):
+        quads = parse_files(files, GRAPH_ONTOLOGY, progress=False)
+        store.replace_graph(GRAPH_ONTOLOGY, quads)
+        report.loaded.append(f"ontology: {len(quads)} triples from {len(files)} files")
 
     facts_dir = settings.data_dir / "facts"
     if facts_dir.is_dir():
         from .ingest import ingest_path, load_facts
 
         for facts in sorted(facts_dir.glob("*.yaml")):
-            doc_id = load_facts(facts).document.doc_id
-            if store.contains_graph(source_graph(doc_id)):
-                report.skipped.append(doc_id)
-                continue
-            ingest_path(store, facts)
-            report.loaded.append(f"source {doc_id}")
+            spec = load_facts(facts, verify_quotes=False).document
+            if stale(source_graph(spec.doc_id), [facts, spec.text_path]):
+                ingest_path(store, facts)
+                report.loaded.append(f"source {spec.doc_id}")
 
     # Plain RDF files dropped into data/ get a graph of their own, named after the file.
     for path in sorted(p for p in settings.data_dir.glob("*") if p.suffix in EXTENSIONS):
         graph = GRAPH + "data/" + path.name
-        if not store.contains_graph(graph):
-            n = load_files(store, [path], graph, progress=False)
-            report.loaded.append(f"{path.name}: {n} quads")
+        if stale(graph, [path]):
+            quads = parse_files([path], graph, progress=False)
+            store.replace_graph(graph, quads)
+            report.loaded.append(f"{path.name}: {len(quads)} quads")
 
     snapshot_dir = settings.data_dir / "wikidata"
-    if snapshot_dir.is_dir() and not store.contains_graph(GRAPH_WIKIDATA):
+    inputs = sorted(p for p in snapshot_dir.glob("*") if p.suffix in (".ttl", ".json")) \
+        if snapshot_dir.is_dir() else []
+    if inputs and stale(GRAPH_WIKIDATA, inputs):
         from .linking.snapshot import load_wikidata
 
         n = load_wikidata(store, snapshot_dir)
         report.loaded.append(f"wikidata snapshot and links: {n} quads")
 
     if report.changed or not store.contains_graph(GRAPH_INFERRED):
-        try:
-            from .reasoning import materialize
-        except ImportError:  # reasoning not installed in this build
-            materialize = None
-        if materialize is not None:
-            materialize(store)
-            report.loaded.append("inferences")
+        from .reasoning import materialize
+
+        materialize(store)
+        report.loaded.append("inferences")
+    if report.changed:
+        record = NamedNode(GRAPH_BOOTSTRAP)
+        store.replace_graph(GRAPH_BOOTSTRAP, [
+            Quad(NamedNode(g), NamedNode(KGO + "sha256"), Literal(d), record)
+            for g, d in sorted(current.items())
+        ])
     for item in report.loaded:
         log.info("loaded %s", item)
     return report

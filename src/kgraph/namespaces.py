@@ -25,6 +25,8 @@ GRAPH_ONTOLOGY = GRAPH + "ontology"
 GRAPH_INFERRED = GRAPH + "inferred"
 GRAPH_WIKIDATA = GRAPH + "wikidata"
 GRAPH_SOURCE = GRAPH + "source/"
+#: Which input files (by SHA-256) each graph above was last loaded from at server start.
+GRAPH_BOOTSTRAP = GRAPH + "bootstrap"
 
 WIKIDATA_ENTITY = "http://www.wikidata.org/entity/"
 WIKIDATA_ENDPOINT = "https://query.wikidata.org/sparql"
