@@ -50,8 +50,9 @@ SKOS = PREFIXES["skos"]
 XSD = PREFIXES["xsd"]
 PROV = PREFIXES["prov"]
 
-#: Direct properties the snapshot keeps (issue 5): item-valued and date-valued.
-ITEM_PROPERTIES = ("P31", "P17", "P27", "P35", "P6", "P1891", "P710")
+#: Direct properties the snapshot keeps (issue 5): item-valued and date-valued. P47 and P102
+#: are kept too because scoring uses them as context (a refresh must not drop them).
+ITEM_PROPERTIES = ("P31", "P17", "P27", "P35", "P6", "P1891", "P710", "P47", "P102")
 DATE_PROPERTIES = ("P569", "P571", "P580", "P582", "P585")
 TURTLE_PREFIXES = {
     "wd": WD,
