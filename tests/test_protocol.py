@@ -339,3 +339,60 @@ def test_unicode_round_trip(client) -> None:
     assert client.post("/sparql", data={"update": upd}, headers=auth()).status_code == 204
     r = select(client, "SELECT ?o { ?s <http://example.org/p> ?o }")
     assert json.loads(r.data)["results"]["bindings"][0]["o"]["value"] == "Kim Jong\u2011un \u2014 \u201cfriendship\u201d"
+
+
+def test_deep_nesting_is_refused_not_fatal(client) -> None:
+    deep = "ASK " + "{" * 3000 + "}" * 3000
+    r = client.get("/sparql", query_string={"query": deep})
+    assert r.status_code == 400 and b"nested" in r.data
+    ok = "ASK " + "{" * 50 + "}" * 50
+    assert client.get("/sparql", query_string={"query": ok}).status_code == 200
+
+
+@pytest.mark.parametrize("update", [
+    "DROP GRAPH <http://example.org/missing>",
+    "CLEAR GRAPH <http://example.org/missing>",
+    "CREATE GRAPH <http://example.org/g1>",
+    "MOVE <http://example.org/missing> TO <http://example.org/other>",
+])
+def test_update_errors_are_400_and_change_nothing(loaded, update: str) -> None:
+    before = sorted(loaded.get("/store", headers={"Accept": "application/n-quads"}).data.splitlines())
+    r = loaded.post("/sparql", data={"update": update}, headers=auth())
+    assert r.status_code == 400 and r.mimetype == "text/plain", r.data
+    after = sorted(loaded.get("/store", headers={"Accept": "application/n-quads"}).data.splitlines())
+    assert after == before
+
+
+def test_invalid_utf8_in_parameters_is_400(client) -> None:
+    r = client.get("/sparql?query=ASK%7B%7D%FF")
+    assert r.status_code == 400 and b"UTF-8" in r.data
+    r = client.post("/sparql", data=b"query=ASK%7B%7D%C3%28", content_type="application/x-www-form-urlencoded")
+    assert r.status_code == 400
+    r = client.post("/sparql", data=b"ASK {} # \xff", content_type="application/sparql-query")
+    assert r.status_code == 400
+
+
+def test_head_has_the_get_headers_without_a_body(loaded) -> None:
+    get = select(loaded, "CONSTRUCT WHERE { ?s ?p ?o }", "text/turtle")
+    head = loaded.head("/sparql", query_string={"query": "CONSTRUCT WHERE { ?s ?p ?o }"},
+                       headers={"Accept": "text/turtle"})
+    assert head.status_code == 200 and head.data == b""
+    assert head.headers["Content-Type"] == get.headers["Content-Type"]
+    assert head.headers.get("Content-Length") == get.headers.get("Content-Length")
+
+
+def test_allow_header_is_consistent(client) -> None:
+    assert client.put("/sparql").headers["Allow"] == client.options("/sparql").headers["Allow"]
+
+
+def test_rdfxml_format_name_used_by_sparqlwrapper(loaded) -> None:
+    r = select(loaded, "CONSTRUCT WHERE { ?s ?p ?o }", "application/rdf+xml", format="rdf+xml")
+    assert r.status_code == 200 and r.mimetype == "application/rdf+xml"
+
+
+def test_snapshot_service_cannot_reach_other_graphs(loaded) -> None:
+    q = "SELECT * { SERVICE <https://query.wikidata.org/sparql> { GRAPH ?g { ?s ?p ?o } } }"
+    r = select(loaded, q)
+    assert r.status_code == 400 and b"no named graphs" in r.data
+    q = "SELECT * { SERVICE <https://query.wikidata.org/sparql> { ?s ?p ?o } }"
+    assert select(loaded, q).json["results"]["bindings"] == []  # the snapshot graph is empty here

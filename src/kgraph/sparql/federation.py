@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from kgraph.config import Settings
 from kgraph.namespaces import GRAPH_WIKIDATA, WIKIDATA_ENDPOINT
-from kgraph.sparql.lexer import replace_spans, service_refs
+from kgraph.sparql.lexer import replace_spans, service_refs, tokenize
 
 SNAPSHOT = "snapshot"
 LIVE = "live"
@@ -64,6 +64,19 @@ def allowed_services(settings: Settings) -> frozenset[str]:
     )
 
 
+def _body_has_graph(sparql: str, after: int) -> bool:
+    """Whether the group that follows offset ``after`` (a SERVICE body) contains GRAPH."""
+    depth = None
+    for tok in tokenize(sparql[after:]):
+        if tok.kind == "punct" and tok.text == "{":
+            depth = tok.depth + 1 if depth is None else depth
+        elif tok.kind == "punct" and tok.text == "}" and depth is not None and tok.depth < depth:
+            return False
+        elif depth is not None and tok.is_word("GRAPH"):
+            return True
+    return False
+
+
 def prepare_services(sparql: str, settings: Settings) -> str:
     """Return the query/update text with SERVICE clauses rewritten per ``settings``.
 
@@ -95,6 +108,13 @@ def prepare_services(sparql: str, settings: Settings) -> str:
                 f"{', '.join(sorted(allowed))} (set KGRAPH_SERVICE_ALLOWLIST to add one)"
             )
         if ref.iri in wikidata:
+            if mode == SNAPSHOT and _body_has_graph(sparql, ref.end):
+                # Inside GRAPH <snapshot>, a GRAPH clause would reach every local graph;
+                # Wikidata's endpoint has no named graphs to offer anyway.
+                raise ServiceNotAllowedError(
+                    "GRAPH inside SERVICE <https://query.wikidata.org/sparql> cannot be answered "
+                    "from the snapshot (the Wikidata endpoint has no named graphs)"
+                )
             if mode == SNAPSHOT:
                 # SILENT goes too: a local graph cannot fail the way a remote call can.
                 replacements.append((ref.keyword_start, ref.end, f"GRAPH <{GRAPH_WIKIDATA}>"))

@@ -233,6 +233,23 @@ def position(text: str, offset: int) -> tuple[int, int]:
     return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
 
 
+#: Deepest nesting of braces and parentheses handed to the engine: its recursive
+#: parser overflows its stack (the process dies) somewhere past 2,000 levels.
+MAX_NESTING = 256
+
+
+def nesting_depth(text: str) -> int:
+    """The deepest nesting of ``{}`` and ``()`` outside strings, IRIs and comments."""
+    depth = deepest = 0
+    for tok in tokenize(text):
+        if tok.kind == "punct" and tok.text in "{(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif tok.kind == "punct" and tok.text in "})":
+            depth = max(depth - 1, 0)
+    return deepest
+
+
 def engine_text(text: str) -> str:
     """The operation text to hand the engine, with its parser's gaps closed.
 
@@ -241,6 +258,9 @@ def engine_text(text: str) -> str:
     keywords in lower case, which is all the engine accepts (keywords are
     case-insensitive in SPARQL).
     """
+    if text.count("{") + text.count("(") > MAX_NESTING and nesting_depth(text) > MAX_NESTING:
+        raise ValueError(f"error at 1:1: groups and expressions are nested more than "
+                         f"{MAX_NESTING} levels deep")
     bad = misread_iri(text)
     if bad is not None:
         line, col = position(text, bad.start)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from ..config import Settings
 from ..namespaces import GRAPH_INFERRED
@@ -50,6 +50,8 @@ class UpdateOperation:
     using_named_graph_uri: tuple[str, ...] = ()
 
 
+#: Methods the SPARQL endpoint answers (405 and OPTIONS say the same).
+ALLOW = "GET, HEAD, POST, OPTIONS"
 FORM = "application/x-www-form-urlencoded"
 QUERY_TYPE = "application/sparql-query"
 UPDATE_TYPE = "application/sparql-update"
@@ -88,6 +90,16 @@ def _flag(params: MultiDictLike, name: str, default: bool) -> bool:
     raise ProtocolError(400, f"'{name}' must be true or false, got {value!r}")
 
 
+def require_utf8_params(raw: bytes, where: str) -> None:
+    """Refuse percent-encoded parameters that are not UTF-8 (werkzeug would silently
+    replace the bad bytes, and the engine would run a different query)."""
+    try:
+        parse_qsl(raw.decode("latin-1"), keep_blank_values=True, encoding="utf-8",
+                  errors="strict")
+    except UnicodeDecodeError as exc:
+        raise ProtocolError(400, f"the {where} is not valid percent-encoded UTF-8: {exc}") from exc
+
+
 def _decode(body: bytes, charset: str | None) -> str:
     try:
         return body.decode(charset or "utf-8")
@@ -106,7 +118,7 @@ def parse_request(
     """Read a SPARQL Protocol operation from a request; ``None`` when it carries none."""
     if method in ("GET", "HEAD"):
         if args.getlist("update"):
-            raise ProtocolError(405, "SPARQL updates must be sent with POST", {"Allow": "GET, POST"})
+            raise ProtocolError(405, "SPARQL updates must be sent with POST", {"Allow": ALLOW})
         query = _single(args, "query")
         if query is None:
             return None
@@ -116,7 +128,7 @@ def parse_request(
         )
     if method != "POST":
         raise ProtocolError(405, f"{method} is not allowed on the SPARQL endpoint",
-                            {"Allow": "GET, POST"})
+                            {"Allow": ALLOW})
     if mimetype == FORM:
         query = _single(form, "query")
         update = _single(form, "update")

@@ -51,7 +51,8 @@ GRAPH_FORMATS = [
     ResultFormat("text/turtle", ("turtle", "ttl", "n3"),
                  ("application/x-turtle", "application/turtle", "text/n3", "text/rdf+n3")),
     ResultFormat("application/n-triples", ("ntriples", "nt", "n-triples"), ("text/plain",)),
-    ResultFormat("application/rdf+xml", ("rdfxml", "rdf", "xml", "rdf-xml"), ("application/xml", "text/xml")),
+    ResultFormat("application/rdf+xml", ("rdfxml", "rdf", "xml", "rdf-xml", "rdf+xml"),
+                 ("application/xml", "text/xml")),
     ResultFormat("application/ld+json", ("jsonld", "json-ld", "json"), ("application/json",)),
 ]
 

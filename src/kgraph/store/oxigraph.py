@@ -86,10 +86,10 @@ class OxigraphStore:
             result = self._store.query(engine_text(sparql), base_iri=base_iri, **kwargs)
         except SyntaxError as exc:
             raise SparqlSyntaxError(str(exc)) from exc
-        except OSError as exc:
-            raise SparqlEvaluationError(str(exc)) from exc
         except ValueError as exc:
             raise SparqlSyntaxError(str(exc)) from exc
+        except (OSError, RuntimeError) as exc:
+            raise SparqlEvaluationError(str(exc)) from exc
         if isinstance(result, QueryBoolean):
             return AskResult(bool(result))
         if isinstance(result, QuerySolutions):
@@ -102,7 +102,12 @@ class OxigraphStore:
             self._store.update(engine_text(sparql), base_iri=base_iri)
         except SyntaxError as exc:
             raise SparqlSyntaxError(str(exc)) from exc
-        except (OSError, ValueError) as exc:
+        except ValueError as exc:
+            # engine_text's own rejections are syntax errors; the engine's are evaluation errors
+            raise (SparqlSyntaxError if str(exc).startswith("error at") else SparqlEvaluationError)(
+                str(exc)) from exc
+        except (OSError, RuntimeError) as exc:
+            # e.g. DROP of a missing graph, CREATE of an existing one, a failed LOAD
             raise SparqlEvaluationError(str(exc)) from exc
 
     # -- writes ------------------------------------------------------------------
@@ -220,12 +225,12 @@ def _rows(solutions: QuerySolutions, width: int) -> Iterator[Sequence[object]]:
     try:
         for solution in solutions:
             yield tuple(solution[i] for i in range(width))
-    except OSError as exc:
+    except (OSError, RuntimeError) as exc:
         raise SparqlEvaluationError(str(exc)) from exc
 
 
 def _checked(triples: Iterable[Triple]) -> Iterator[Triple]:
     try:
         yield from triples
-    except OSError as exc:
+    except (OSError, RuntimeError) as exc:
         raise SparqlEvaluationError(str(exc)) from exc

@@ -75,17 +75,16 @@ def graph_store() -> Response:
     whole, graph = _target()
 
     if method in ("GET", "HEAD"):
-        head = method == "HEAD"
         if whole:
             media, canonical = choose(DATASET_FORMATS)
             out = io.BytesIO()
             store.dump(out, canonical)
-            return Response(b"" if head else out.getvalue(), mimetype=media, headers={"Vary": "Accept"})
+            return Response(out.getvalue(), mimetype=media, headers={"Vary": "Accept"})
         if graph is not None and not store.contains_graph(graph):
             raise ProtocolError(404, f"no graph named <{graph}>")
         media, canonical = choose(fmt.GRAPH_FORMATS)
         body = fmt.write_graph(GraphResult(store.triples(graph)), canonical)
-        return Response(b"" if head else body, mimetype=media, headers={"Vary": "Accept"})
+        return Response(body, mimetype=media, headers={"Vary": "Accept"})
 
     require_write_access(kg.settings)
     if method == "PUT":

@@ -71,4 +71,4 @@ def run_query(name: str) -> Response:
         inference,
     )
     result = kg.endpoint.query(op)
-    return result_response(result, kg.settings.query_timeout_s, head=request.method == "HEAD")
+    return result_response(result, kg.settings.query_timeout_s)

@@ -35,20 +35,21 @@ def choose(formats: list[fmt.ResultFormat], default_accept: str | None = None) -
     return chosen, fmt.canonical(formats, chosen)
 
 
-def result_response(result: QueryResult, timeout_s: float | None, *, head: bool = False) -> Response:
-    """Serialize a query result for the client; errors before the first byte keep their status."""
+def result_response(result: QueryResult, timeout_s: float | None) -> Response:
+    """Serialize a query result for the client; errors before the first byte keep their status.
+
+    HEAD requests get the same response, and werkzeug leaves the body out.
+    """
     check = fmt.deadline_checker(timeout_s)
     if isinstance(result, GraphResult):
         media, canonical = choose(fmt.GRAPH_FORMATS)
         body = fmt.write_graph(result, canonical, check, prefixes=PREFIXES)
-        return Response(b"" if head else body, mimetype=media, headers=_vary())
+        return Response(body, mimetype=media, headers=_vary())
     media, canonical = choose(fmt.SOLUTION_FORMATS)
     chunks = fmt.write_solutions(result, canonical, check)
     # Produce the first chunk now: evaluation errors then still get their own status.
     first = next(chunks, "")
     charset = "; charset=utf-8"
-    if head:
-        return Response(b"", content_type=media + charset, headers=_vary())
     if isinstance(result, AskResult):
         return Response(first, content_type=media + charset, headers=_vary())
     stream: Iterator[str] = itertools.chain([first], chunks)

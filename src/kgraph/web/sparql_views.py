@@ -7,7 +7,7 @@ from werkzeug.datastructures import MultiDict
 
 from ..sparql import results as fmt
 from ..sparql.conneg import accepts_html, negotiate
-from ..sparql.protocol import FORM, QueryOperation, parse_request
+from ..sparql.protocol import ALLOW, FORM, QueryOperation, parse_request, require_utf8_params
 from ..sparql.service_description import describe
 from ..store.base import GraphResult
 from .auth import require_write_access
@@ -20,8 +20,11 @@ bp = Blueprint("sparql", __name__)
 def sparql() -> Response:
     kg = current_app.extensions["kgraph"]
     if request.method == "OPTIONS":
-        return Response(status=204, headers={"Allow": "GET, HEAD, POST, OPTIONS"})
+        return Response(status=204, headers={"Allow": ALLOW})
     is_form = request.mimetype == FORM
+    require_utf8_params(request.query_string, "query string")
+    if is_form and request.method == "POST":
+        require_utf8_params(request.get_data(cache=True), "form body")
     op = parse_request(
         request.method,
         request.mimetype,
@@ -34,7 +37,7 @@ def sparql() -> Response:
         return _service_description()
     if isinstance(op, QueryOperation):
         result = kg.endpoint.query(op)
-        return result_response(result, kg.settings.query_timeout_s, head=request.method == "HEAD")
+        return result_response(result, kg.settings.query_timeout_s)
     require_write_access(kg.settings)
     kg.endpoint.update(op)
     return Response(status=204)
@@ -48,4 +51,4 @@ def _service_description() -> Response:
         if rdf_choice == "text/html":
             return Response(render_template("query_form.html"), mimetype="text/html")
     triples = describe(request.base_url, kg.settings, kg.store)
-    return result_response(GraphResult(iter(triples)), None, head=request.method == "HEAD")
+    return result_response(GraphResult(iter(triples)), None)
