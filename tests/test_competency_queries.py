@@ -160,6 +160,9 @@ def test_obligations(store: Store) -> None:
     dprk = by_obligation[r("obligation/DPRK-defend-PRC")]
     assert {(x["obligor"], x["beneficiary"], x["trigger"]) for x in dprk} == {
         (r("DPRK"), r("PRC"), r("condition/AttackOnPRC"))}
+    # The claims say the DPRK breached the pact: that puts China's duty to the DPRK in doubt,
+    # not the DPRK's own duty to China.
+    assert {x["status"] for x in dprk} == {KGO + "InForce"}
     # No armed attack is reported, so nothing is triggered.
     assert KGO + "Triggered" not in {row["status"] for row in rows}
 
