@@ -44,6 +44,11 @@ def media_type_for(path: Path) -> str:
 def parse_files(paths: list[Path], graph: str | None, progress: bool = True) -> list[Quad]:
     """Parse every file, in memory, into quads (triples into ``graph``)."""
     quads: list[Quad] = []
+    if graph is not None:
+        for path in paths:
+            if media_type_for(path) in ("application/n-quads", "application/trig"):
+                print(f"note: {path.name} is a dataset; --graph applies to its default-graph "
+                      "triples, its named graphs keep their names", file=sys.stderr)
     bar = tqdm(total=sum(p.stat().st_size for p in paths), unit="B", unit_scale=True,
                desc="parsing", disable=not progress, file=sys.stderr)
     with bar:

@@ -44,7 +44,8 @@ def run_ingest(args: argparse.Namespace) -> int:
 
     path = Settings.from_env(store_path=args.store).store_path
     try:
-        store = open_store(path)
+        # A dry run against a store that does not exist yet must not create one.
+        store = open_store(None if args.dry_run and path is not None and not path.exists() else path)
     except (StoreError, OSError) as exc:
         locked = "lock" in str(exc).lower()
         if locked and args.dry_run:
