@@ -55,10 +55,18 @@ def expand_iri(value: object, what: str) -> str:
     prefix, sep, local = text.partition(":")
     if sep and prefix in PREFIXES and not local.startswith("//"):
         text = PREFIXES[prefix] + local
+    elif sep and not local.startswith("//") and prefix.lower() not in _IRI_SCHEMES:
+        # "kgx:USA" is syntactically an IRI with scheme "kgx", but surely a mistyped CURIE
+        raise ScenarioError(f"{what}: unknown prefix {prefix!r} in {value!r} "
+                            f"(prefixes: {', '.join(sorted(PREFIXES))})")
     if not _IRI.match(text) or ":" not in text:
         raise ScenarioError(f"{what}: {value!r} is not an absolute IRI or known CURIE "
                             f"(prefixes: {', '.join(sorted(PREFIXES))})")
     return text
+
+
+#: Schemes accepted for IRIs written without ``//`` (others are taken for mistyped CURIEs).
+_IRI_SCHEMES = {"urn", "tag", "mailto", "did", "data"}
 
 
 def _event_type(value: object) -> str:
@@ -125,11 +133,28 @@ def events_from_turtle(text: str | bytes) -> list[Quad]:
     prologue = "".join(f"@prefix {p}: <{ns}> .\n" for p, ns in PREFIXES.items())
     body = text.decode("utf-8") if isinstance(text, bytes) else text
     try:
-        return turtle_quads(prologue + body, GRAPH_SCENARIO)
+        quads = turtle_quads(prologue + body, GRAPH_SCENARIO)
     except SyntaxError as exc:
         lines = prologue.count("\n")
         raise ScenarioError(f"the Turtle does not parse: {exc} "
                             f"(line numbers count {lines} predefined @prefix lines)") from None
+    _check_turtle_events(quads)
+    return quads
+
+
+def _check_turtle_events(quads: list[Quad]) -> None:
+    """Hold Turtle scenarios to the rules JSON ones follow: typed events with one valid date."""
+    events = {q.subject for q in quads if q.predicate == RDF_TYPE}
+    if not events:
+        raise ScenarioError("the Turtle scenario has no typed event (e.g. [] a kgo:ArmedAttack ...)")
+    for event in sorted(events, key=str):
+        dates = [q.object for q in quads if q.subject == event and q.predicate.value == KGO + "date"]
+        if len(dates) != 1:
+            raise ScenarioError(f"event {event}: needs exactly one kgo:date, has {len(dates)}")
+        date = dates[0]
+        if not isinstance(date, Literal) or date.datatype.value != XSD + "date":
+            raise ScenarioError(f"event {event}: kgo:date must be an xsd:date literal, got {date}")
+        _date(date.value, f"event {event}")
 
 
 def events_from_body(body: bytes, content_type: str | None) -> list[Quad]:
