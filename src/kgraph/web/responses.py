@@ -14,7 +14,7 @@ from ..sparql.protocol import ProtocolError
 from ..store.base import AskResult, GraphResult, QueryResult
 
 
-def choose(formats: list[fmt.ResultFormat], default_accept: str | None = None) -> tuple[str, str]:
+def choose(formats: list[fmt.ResultFormat]) -> tuple[str, str]:
     """Pick ``(response media type, canonical media type)`` for this request.
 
     A ``format`` parameter (short name or media type) wins over Accept; 406
@@ -27,7 +27,7 @@ def choose(formats: list[fmt.ResultFormat], default_accept: str | None = None) -
             names = ", ".join(n for f in formats for n in f.names[:1])
             raise ProtocolError(406, f"unknown or inapplicable format {name!r}; choose one of: {names}")
         return chosen, chosen
-    accept = request.headers.get("Accept") or default_accept
+    accept = request.headers.get("Accept")
     chosen = negotiate(accept, fmt.offered(formats))
     if chosen is None:
         offered = ", ".join(f.media_type for f in formats)
