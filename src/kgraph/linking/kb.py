@@ -148,12 +148,7 @@ def kb_entities(store: Store, links_graph: str) -> list[Entity]:
           FILTER(?p != rdf:type)
         }}""",
     ):
-        ent = entities[row["e"]]
-        other = row["o"]
-        if other in entities and other != ent.iri:
-            ent.related.add(other)
-        elif re.fullmatch(r"-?\d{4}(-\d\d(-\d\d)?)?", other or ""):
-            ent.dates.add(other)
+        _add_context(entities[row["e"]], row["o"], entities)
     # Entities that share an intermediate node (a role assignment, an event, a reified fact).
     for row in _rows(
         store,
@@ -166,12 +161,7 @@ def kb_entities(store: Store, links_graph: str) -> list[Entity]:
           FILTER(isIRI(?o) || DATATYPE(?o) IN (xsd:date, xsd:gYear))
         }}""",
     ):
-        ent = entities[row["e"]]
-        other = row["o"]
-        if other in entities and other != ent.iri:
-            ent.related.add(other)
-        elif re.fullmatch(r"-?\d{4}(-\d\d(-\d\d)?)?", other or ""):
-            ent.dates.add(other)
+        _add_context(entities[row["e"]], row["o"], entities)
     # Reified facts (rdf:subject/rdf:object) connect entities that share a fact statement.
     for row in _rows(
         store,
@@ -183,14 +173,20 @@ def kb_entities(store: Store, links_graph: str) -> list[Entity]:
         }}""",
     ):
         if row["o"] in entities and row["o"] != row["s"]:
-            entities[row["s"]].related.add(row["o"])
             entities[row["o"]].related.add(row["s"])
-        elif re.fullmatch(r"-?\d{4}(-\d\d(-\d\d)?)?", row["o"] or ""):
-            entities[row["s"]].dates.add(row["o"])
+        _add_context(entities[row["s"]], row["o"], entities)
     for ent in entities.values():
         if not ent.label:
             ent.label = ent.iri.rsplit("/", 1)[-1]
     return sorted(entities.values(), key=lambda e: (list(KIND_ORDER).index(e.kind), e.iri))
+
+
+def _add_context(ent: Entity, other: str | None, entities: dict[str, Entity]) -> None:
+    """Record ``other`` as a related entity of ``ent``, or as one of its dates."""
+    if other in entities and other != ent.iri:
+        ent.related.add(other)
+    elif re.fullmatch(r"-?\d{4}(-\d\d(-\d\d)?)?", other or ""):
+        ent.dates.add(other)  # type: ignore[arg-type]
 
 
 KIND_ORDER = {"state": 0, "organization": 1, "person": 2, "treaty": 3, "war": 4}
