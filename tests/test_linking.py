@@ -241,16 +241,22 @@ def test_retry_after_beyond_limit_is_an_error() -> None:
         client_for(ep.url).select("ASK {}")
 
 
-def test_endpoint_down_clear_error_nothing_written(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
-    url = f"http://127.0.0.1:{free_port()}/sparql"  # nothing listens there
-    client = client_for(url, max_retries=1)
-    with pytest.raises(WikidataUnavailableError, match="unreachable"):
-        run_linking(fixture_store(), client)
+def fixture_store_on_disk(tmp_path: Path) -> Path:
+    """A store directory holding the fixture KB and the ontology, closed for the CLI to open."""
     store_dir = tmp_path / "store"
     s = open_store(store_dir)
     s.load(FIXTURE.encode(), "text/turtle", graph=FIXTURE_GRAPH)
     s.load((ROOT / "ontology" / "kgraph.ttl").read_bytes(), "text/turtle", graph=GRAPH_ONTOLOGY)
     s.close()
+    return store_dir
+
+
+def test_endpoint_down_clear_error_nothing_written(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    url = f"http://127.0.0.1:{free_port()}/sparql"  # nothing listens there
+    client = client_for(url, max_retries=1)
+    with pytest.raises(WikidataUnavailableError, match="unreachable"):
+        run_linking(fixture_store(), client)
+    store_dir = fixture_store_on_disk(tmp_path)
     links_file = tmp_path / "links.ttl"
     code = kgraph_main(
         [
@@ -326,11 +332,7 @@ def test_links_written_with_provenance(standin: ScriptedEndpoint, tmp_path: Path
 def test_cli_dry_run_prints_table_and_writes_nothing(
     standin: ScriptedEndpoint, tmp_path: Path, capsys
 ) -> None:  # type: ignore[no-untyped-def]
-    store_dir = tmp_path / "store"
-    s = open_store(store_dir)
-    s.load(FIXTURE.encode(), "text/turtle", graph=FIXTURE_GRAPH)
-    s.load((ROOT / "ontology" / "kgraph.ttl").read_bytes(), "text/turtle", graph=GRAPH_ONTOLOGY)
-    s.close()
+    store_dir = fixture_store_on_disk(tmp_path)
     links_file = tmp_path / "links.ttl"
     code = kgraph_main(
         [

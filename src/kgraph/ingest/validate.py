@@ -58,10 +58,11 @@ class Violation:
 
 
 def ontology_files(ontology: Path) -> list[Path]:
-    """The ontology's Turtle files in ``ontology`` (the shapes are not part of it)."""
-    if ontology.is_file():
-        return [ontology]
-    return sorted(p for p in ontology.glob("*.ttl") if p.name != "shapes.ttl")
+    """The ontology's files: ``ontology`` itself, or the files of that folder that the
+    server loads into the ontology graph (the shapes are not part of it)."""
+    from ..bootstrap import ontology_files as served_ontology_files
+
+    return [ontology] if ontology.is_file() else served_ontology_files(ontology)
 
 
 @functools.lru_cache(maxsize=16)
