@@ -114,3 +114,20 @@ def test_engine_text_rejects_an_iri_misread_as_operators() -> None:
 def test_engine_text_lowercases_boolean_keywords_only() -> None:
     q = "SELECT * { ?s ?p TRUE FILTER(?o = False) ?s ?p 'TRUE' . ?s ex:TRUE ?TRUE }"
     assert engine_text(q) == "SELECT * { ?s ?p true FILTER(?o = false) ?s ?p 'TRUE' . ?s ex:TRUE ?TRUE }"
+
+
+def test_engine_text_makes_group_concat_a_simple_literal() -> None:
+    q = ('SELECT (group_concat(DISTINCT ?o ; separator=")") AS ?c) (GROUP_CONCAT(STR(?s)) AS ?d) '
+         '{ ?s ex:GROUP_CONCAT ?o . ?s ?p "GROUP_CONCAT(" } GROUP BY ?group_concat')
+    assert engine_text(q) == (
+        'SELECT (STR(group_concat(DISTINCT ?o ; separator=")")) AS ?c) (STR(GROUP_CONCAT(STR(?s))) AS ?d) '
+        '{ ?s ex:GROUP_CONCAT ?o . ?s ?p "GROUP_CONCAT(" } GROUP BY ?group_concat')
+
+
+def test_group_concat_of_one_language_is_a_simple_literal() -> None:
+    from kgraph.store import open_store
+
+    store = open_store(None)
+    store.update('INSERT DATA { <http://a> <http://p> "x"@en, "y"@en }')
+    ((concat,),) = list(store.query('SELECT (GROUP_CONCAT(?o) AS ?c) { ?s ?p ?o }').rows)
+    assert concat.language is None and sorted(concat.value.split()) == ["x", "y"]

@@ -28,7 +28,7 @@ from tests.w3c.manifest import (  # noqa: E402
 from tests.w3c.report import EVALUATION_TARGET, Report  # noqa: E402
 
 #: Measured on pyoxigraph 0.5.13; raise it when the engine improves, never lower it.
-EVALUATION_FLOOR = 566
+EVALUATION_FLOOR = 568
 from tests.w3c.results import Solutions, compare_solutions  # noqa: E402
 from tests.w3c.runner import PASS, sandbox  # noqa: E402
 
