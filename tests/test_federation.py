@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -10,9 +13,12 @@ from kgraph.config import Settings
 from kgraph.linking.snapshot import load_snapshot
 from kgraph.namespaces import GRAPH_ONTOLOGY, GRAPH_WIKIDATA, source_graph
 from kgraph.sparql.federation import ServiceNotAllowedError, prepare_services, wikidata_mode
-from kgraph.store import SelectResult, open_store
+from kgraph.sparql.protocol import Endpoint, QueryOperation
+from kgraph.sparql.relay import ServiceRelay
+from kgraph.store import SelectResult, SparqlEvaluationError, open_store
+from kgraph.web import create_app
 
-from .wikidata_standin import OxigraphServer, free_port
+from .wikidata_standin import OxigraphServer, Script, ScriptedEndpoint, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 WD = "https://query.wikidata.org/sparql"
@@ -185,3 +191,110 @@ def test_silent_service_to_a_dead_standin_yields_empty_bindings(kb_store) -> Non
     assert out == [(None,)]
     with pytest.raises(Exception):  # noqa: B017 - engine error type is the store's business
         rows(kb_store, prepare_services(q.replace(" SILENT", ""), settings(wikidata=dead)))
+
+
+# -- the SERVICE relay: kgraph's User-Agent, a deadline, Retry-After ------------------------------
+HEADS = ("PREFIX wdt: <http://www.wikidata.org/prop/direct/> PREFIX wd: <http://www.wikidata.org/entity/> "
+                   "SELECT ?head WHERE { SERVICE <https://query.wikidata.org/sparql> { wd:Q148 wdt:P35 ?head } }")
+
+
+def endpoint_rows(endpoint: Endpoint, query: str) -> list[tuple[str | None, ...]]:
+    result = endpoint.query(QueryOperation(query))
+    assert isinstance(result, SelectResult)
+    return sorted(tuple(None if t is None else t.value for t in row) for row in result.rows)
+
+
+def test_url_mode_goes_through_the_relay_with_kgraphs_user_agent(kb_store) -> None:  # type: ignore[no-untyped-def]
+    with ScriptedEndpoint() as standin:
+        endpoint = Endpoint(kb_store, settings(wikidata=standin.url))
+        try:
+            rewritten = endpoint._services(HEADS)
+            assert "http://127.0.0.1:" in rewritten and standin.url not in rewritten
+            assert endpoint_rows(endpoint, HEADS) == [("http://www.wikidata.org/entity/Q15031",)]
+        finally:
+            endpoint.relay.close()
+    (call,) = standin.requests
+    agent = call.headers["User-Agent"]
+    assert agent.startswith("kgraph/") and "federated SPARQL" in agent and "Oxigraph" not in agent
+    assert "wdt:P35" in call.query or "P35>" in call.query
+
+
+def test_relay_honours_retry_after(kb_store) -> None:  # type: ignore[no-untyped-def]
+    with ScriptedEndpoint(script=Script(rate_limited=1, retry_after="1")) as standin:
+        endpoint = Endpoint(kb_store, settings(wikidata=standin.url))
+        try:
+            assert endpoint_rows(endpoint, HEADS) == [("http://www.wikidata.org/entity/Q15031",)]
+        finally:
+            endpoint.relay.close()
+    first, second = standin.requests
+    assert second.at - first.at >= 0.9
+
+
+def test_relay_gives_up_on_a_hanging_endpoint_within_the_query_timeout(kb_store) -> None:  # type: ignore[no-untyped-def]
+    with ScriptedEndpoint(script=Script(delay=30)) as standin:
+        endpoint = Endpoint(kb_store, settings(wikidata=standin.url, query_timeout_s=1.0))
+        try:
+            started = time.monotonic()
+            silent = HEADS.replace("SERVICE", "SERVICE SILENT")
+            assert endpoint_rows(endpoint, silent) == [(None,)]
+            with pytest.raises(SparqlEvaluationError, match="no answer .* within 1 s"):
+                endpoint_rows(endpoint, HEADS)
+            assert time.monotonic() - started < 10
+        finally:
+            endpoint.relay.close()
+
+
+def test_relay_reports_an_unreachable_endpoint(kb_store) -> None:  # type: ignore[no-untyped-def]
+    dead = f"http://127.0.0.1:{free_port()}/sparql"
+    endpoint = Endpoint(kb_store, settings(wikidata=dead))
+    try:
+        with pytest.raises(SparqlEvaluationError, match="could not reach"):
+            endpoint_rows(endpoint, HEADS)
+    finally:
+        endpoint.relay.close()
+
+
+def test_relay_forwards_only_registered_targets() -> None:
+    relay = ServiceRelay(timeout_s=5, max_bytes=1000)
+    try:
+        url = relay.url_for("http://127.0.0.1:9/sparql")
+        assert relay.url_for("http://127.0.0.1:9/sparql") == url
+        other = url.rsplit("/", 1)[0] + "/999"
+        with urllib.request.urlopen(urllib.request.Request(other, data=b"ASK {}")) as response:
+            raise AssertionError(f"unexpected {response.status}")
+    except urllib.error.HTTPError as exc:
+        assert exc.code == 404
+    finally:
+        relay.close()
+
+
+def test_relay_bounds_the_size_of_an_answer(kb_store) -> None:  # type: ignore[no-untyped-def]
+    with ScriptedEndpoint() as standin:
+        endpoint = Endpoint(kb_store, settings(wikidata=standin.url, max_body_bytes=100))
+        try:
+            with pytest.raises(SparqlEvaluationError, match="exceeds 100 bytes"):
+                endpoint_rows(endpoint, HEADS)
+        finally:
+            endpoint.relay.close()
+
+
+def test_http_status_for_failed_remote_calls(kb_store) -> None:  # type: ignore[no-untyped-def]
+    def get(wikidata: str, query: str, timeout: float = 60.0):  # type: ignore[no-untyped-def]
+        app = create_app(settings(wikidata=wikidata, query_timeout_s=timeout), store=kb_store)
+        try:
+            return app.test_client().get("/sparql", query_string={"query": query})
+        finally:
+            app.extensions["kgraph"].endpoint.relay.close()
+
+    dead = f"http://127.0.0.1:{free_port()}/sparql"
+    response = get(dead, HEADS)
+    assert response.status_code == 502
+    text = response.get_data(as_text=True)
+    assert f"could not reach {dead}" in text and "/service/" not in text
+    with ScriptedEndpoint(script=Script(delay=30)) as standin:
+        response = get(standin.url, HEADS, timeout=1.0)
+        assert response.status_code == 504
+        assert f"no answer from {standin.url} within 1 s" in response.get_data(as_text=True)
+    # the same query under SERVICE SILENT: one empty solution, 200
+    response = get(dead, HEADS.replace("SERVICE", "SERVICE SILENT"))
+    assert response.status_code == 200

@@ -16,7 +16,7 @@ from pyoxigraph import NamedNode, RdfFormat, parse
 
 from kgraph.cli import main as kgraph_main
 from kgraph.linking.candidates import Candidate, name_variants, normalise
-from kgraph.linking.client import WikidataClient, WikidataUnavailableError, _retry_after
+from kgraph.linking.client import WikidataClient, WikidataUnavailableError
 from kgraph.linking.evaluate import evaluate, load_gold
 from kgraph.linking.kb import Entity, kb_entities
 from kgraph.linking.linker import review_table, run_linking
@@ -30,6 +30,7 @@ from kgraph.linking.snapshot import (
     snapshot_qids,
 )
 from kgraph.namespaces import GRAPH_ONTOLOGY, GRAPH_WIKIDATA, KGR, source_graph
+from kgraph.outbound import retry_after_seconds as _retry_after
 from kgraph.store import open_store
 
 from .wikidata_standin import Script, ScriptedEndpoint, free_port

@@ -8,12 +8,9 @@ with ``Retry-After``). Answers are cached on disk so that re-running
 
 from __future__ import annotations
 
-import email.utils
 import hashlib
 import http.client
 import json
-import os
-import platform
 import socket
 import time
 import urllib.error
@@ -28,20 +25,14 @@ from SPARQLWrapper import JSON, POST, TURTLE
 from SPARQLWrapper import SPARQLWrapper as _SPARQLWrapper
 from SPARQLWrapper.SPARQLExceptions import SPARQLWrapperException
 
-from kgraph import __version__ as KGRAPH_VERSION
 from kgraph.namespaces import WIKIDATA_ENDPOINT
-
-#: Contact for the User-Agent; override with ``KGRAPH_CONTACT`` (an e-mail or URL).
-DEFAULT_CONTACT = "https://w3id.org/kgraph"
+from kgraph.outbound import retry_after_seconds, user_agent
 
 
 def default_user_agent(contact: str | None = None) -> str:
-    """``kgraph/<version> (<contact>) SPARQLWrapper/<v> Python/<v>``, per Wikimedia's policy."""
-    contact = contact or os.environ.get("KGRAPH_CONTACT") or DEFAULT_CONTACT
-    return (
-        f"kgraph/{KGRAPH_VERSION} ({contact}; Wikidata entity linking) "
-        f"SPARQLWrapper/{SPARQLWrapper.__version__} Python/{platform.python_version()}"
-    )
+    """``kgraph/<version> (<contact>; ...) SPARQLWrapper/<v> Python/<v>``, per Wikimedia's policy."""
+    return user_agent("Wikidata entity linking", f"SPARQLWrapper/{SPARQLWrapper.__version__}",
+                      contact)
 
 
 class WikidataError(RuntimeError):
@@ -122,7 +113,7 @@ class WikidataClient:
                 return result.response.read().decode("utf-8")
             except urllib.error.HTTPError as exc:
                 status = exc.code
-                retry_after = _retry_after(exc.headers.get("Retry-After") if exc.headers else None)
+                retry_after = retry_after_seconds(exc.headers.get("Retry-After") if exc.headers else None)
                 reason = f"HTTP {status} {exc.reason}"
                 retryable = status == 429 or status >= 500
             except SPARQLWrapperException as exc:
@@ -157,24 +148,6 @@ class WikidataClient:
                     f"limit): {reason}"
                 )
             self.sleep(wait)
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def binding_value(row: dict[str, Any], name: str) -> str | None:

@@ -10,10 +10,15 @@ rewritten according to ``Settings.wikidata`` (``KGRAPH_WIKIDATA``):
     ``GRAPH <https://w3id.org/kgraph/graph/wikidata> { P }``: ``P`` is matched
     against the offline snapshot loaded into that named graph.
 ``live``
-    The IRI is left alone; the engine's own HTTP client (pyoxigraph) calls
-    Wikidata.
+    Wikidata itself is called.
 an ``http(s)://`` URL
-    The IRI is replaced by that URL (a local stand-in or a mirror).
+    That URL is called instead (a local stand-in or a mirror).
+
+Remote calls are made by the engine. Given a ``route`` (the endpoint passes
+:meth:`kgraph.sparql.relay.ServiceRelay.url_for`), every remote SERVICE IRI is
+replaced by the loopback URL that relays it, so that the call goes out with
+kgraph's User-Agent and a deadline; without one the engine calls the target
+directly.
 
 ``Settings.service_map`` rewrites other SERVICE IRIs to URLs the same way (the
 W3C federation tests use it to point at local stand-ins). Any other endpoint,
@@ -23,6 +28,8 @@ semantic differences between the modes.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from kgraph.config import Settings
 from kgraph.namespaces import GRAPH_WIKIDATA, WIKIDATA_ENDPOINT
@@ -77,8 +84,13 @@ def _body_has_graph(sparql: str, after: int) -> bool:
     return False
 
 
-def prepare_services(sparql: str, settings: Settings) -> str:
+def prepare_services(
+    sparql: str, settings: Settings, route: Callable[[str], str] | None = None
+) -> str:
     """Return the query/update text with SERVICE clauses rewritten per ``settings``.
+
+    ``route`` maps a remote endpoint's URL to the URL the engine should call
+    (the SERVICE relay); without it the engine calls the endpoint itself.
 
     Raises :class:`ServiceNotAllowedError` for an endpoint not on the allowlist
     (``settings.service_allowlist`` + ``settings.wikidata_endpoint`` + the keys
@@ -118,8 +130,12 @@ def prepare_services(sparql: str, settings: Settings) -> str:
             if mode == SNAPSHOT:
                 # SILENT goes too: a local graph cannot fail the way a remote call can.
                 replacements.append((ref.keyword_start, ref.end, f"GRAPH <{GRAPH_WIKIDATA}>"))
-            elif mode != LIVE:
-                replacements.append((ref.start, ref.end, f"<{mode}>"))
-        elif ref.iri in settings.service_map:
-            replacements.append((ref.start, ref.end, f"<{settings.service_map[ref.iri]}>"))
+                continue
+            target = ref.iri if mode == LIVE else mode
+        else:
+            target = settings.service_map.get(ref.iri, ref.iri)
+        if route is not None:
+            target = route(target)
+        if target != ref.iri:
+            replacements.append((ref.start, ref.end, f"<{target}>"))
     return replace_spans(sparql, replacements)

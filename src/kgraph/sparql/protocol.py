@@ -18,6 +18,7 @@ from ..config import Settings
 from ..namespaces import GRAPH_INFERRED
 from ..store.base import DatasetSpec, QueryResult, Store
 from .lexer import DatasetConflictError, has_dataset_clause, inject_using
+from .relay import ServiceRelay
 
 
 class MultiDictLike(Protocol):
@@ -167,6 +168,8 @@ class Endpoint:
     def __init__(self, store: Store, settings: Settings) -> None:
         self.store = store
         self.settings = settings
+        #: Remote SERVICE calls go out through it (started on first use).
+        self.relay = ServiceRelay(settings.query_timeout_s, settings.max_body_bytes)
 
     def _services(self, text: str) -> str:
         if "service" not in text.lower():
@@ -174,7 +177,7 @@ class Endpoint:
         from .federation import ServiceNotAllowedError, prepare_services
 
         try:
-            return prepare_services(text, self.settings)
+            return prepare_services(text, self.settings, route=self.relay.url_for)
         except ServiceNotAllowedError as exc:
             raise ProtocolError(400, str(exc)) from exc
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response
+from flask import Flask, Response, current_app
 from werkzeug.exceptions import HTTPException
 
 from ..sparql.protocol import ProtocolError
@@ -40,6 +40,9 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(SparqlEvaluationError)
     def _evaluation(exc: SparqlEvaluationError) -> Response:
+        remote = current_app.extensions["kgraph"].endpoint.relay.remote_error(str(exc))
+        if remote is not None:  # the remote end failed, not the request
+            return text_error(*remote)
         return text_error(400, f"SPARQL evaluation error: {exc}")
 
     @app.errorhandler(QueryTimeoutError)
