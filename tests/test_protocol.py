@@ -126,6 +126,16 @@ def test_construct_in_every_rdf_format(loaded, accept: str, fmt: RdfFormat) -> N
     assert len(triples) == 3
 
 
+def test_turtle_uses_the_querys_prefixes_and_only_those_it_needs(loaded) -> None:
+    q = ("PREFIX ex: <http://example.org/> PREFIX unused: <http://unused.example/> "
+         f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH <{G1}> {{ ?s ?p ?o }} }}")
+    text = select(loaded, q, "text/turtle").get_data(as_text=True)
+    assert "@prefix ex: <http://example.org/> ." in text and "ex:" in text.split(" .\n", 1)[1]
+    assert "unused" not in text and "kgo:" not in text
+    triples = list(parse(text.encode(), format=RdfFormat.TURTLE))
+    assert len(triples) == 3
+
+
 def test_describe(loaded) -> None:
     r = select(loaded, "DESCRIBE <http://example.org/b>", "application/n-triples")
     assert b'"two"' in r.data

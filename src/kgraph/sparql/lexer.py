@@ -87,6 +87,16 @@ def _prologue(tokens: Sequence[Token]) -> tuple[str | None, dict[str, str]]:
     return base, prefixes
 
 
+def query_prefixes(text: str) -> dict[str, str]:
+    """The ``PREFIX`` declarations of a query's prologue, resolved against its ``BASE``."""
+    prologue: list[Token] = []
+    for tok in tokenize(text):
+        if tok.kind == "word" and not tok.is_word("BASE", "PREFIX"):
+            break
+        prologue.append(tok)
+    return _prologue(prologue)[1]
+
+
 def _resolve(iri: str, base: str | None) -> str:
     return urljoin(base, iri) if base else iri
 

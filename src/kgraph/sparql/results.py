@@ -291,6 +291,18 @@ def write_solutions(
     return SOLUTION_WRITERS[media_type](result, check or (lambda: None))
 
 
+def used_prefixes(triples: list[Triple], prefixes: dict[str, str]) -> dict[str, str]:
+    """The entries of ``prefixes`` whose namespace starts some IRI of ``triples``."""
+    iris: set[str] = set()
+    for triple in triples:
+        for term in (triple.subject, triple.predicate, triple.object):
+            if isinstance(term, NamedNode):
+                iris.add(term.value)
+            elif isinstance(term, Literal):
+                iris.add(term.datatype.value)
+    return {name: ns for name, ns in prefixes.items() if any(iri.startswith(ns) for iri in iris)}
+
+
 def write_graph(
     result: GraphResult, media_type: str, check: Deadline | None = None,
     prefixes: dict[str, str] | None = None,
@@ -303,6 +315,6 @@ def write_graph(
         raise KeyError(media_type)
     kwargs: dict[str, object] = {}
     if fmt in (RdfFormat.TURTLE, RdfFormat.RDF_XML, RdfFormat.TRIG) and prefixes:
-        kwargs["prefixes"] = prefixes
+        kwargs["prefixes"] = used_prefixes(triples, prefixes)
     out = serialize(triples, format=fmt, **kwargs)
     return out or b""

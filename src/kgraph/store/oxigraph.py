@@ -27,7 +27,7 @@ from pyoxigraph import (
 )
 from pyoxigraph import Store as OxStore
 
-from ..sparql.lexer import engine_text, has_dataset_clause
+from ..sparql.lexer import engine_text, has_dataset_clause, query_prefixes
 from .base import (
     AskResult,
     DatasetSpec,
@@ -95,7 +95,7 @@ class OxigraphStore:
         if isinstance(result, QuerySolutions):
             variables = [v.value for v in result.variables]
             return SelectResult(variables, _rows(result, len(variables)))
-        return GraphResult(_checked(result))
+        return GraphResult(_checked(result), query_prefixes(sparql))
 
     def update(self, sparql: str, *, base_iri: str | None = None) -> None:
         try:

@@ -43,7 +43,7 @@ def result_response(result: QueryResult, timeout_s: float | None) -> Response:
     check = fmt.deadline_checker(timeout_s)
     if isinstance(result, GraphResult):
         media, canonical = choose(fmt.GRAPH_FORMATS)
-        body = fmt.write_graph(result, canonical, check, prefixes=PREFIXES)
+        body = fmt.write_graph(result, canonical, check, prefixes={**PREFIXES, **result.prefixes})
         return Response(body, mimetype=media, headers=_vary())
     media, canonical = choose(fmt.SOLUTION_FORMATS)
     chunks = fmt.write_solutions(result, canonical, check)

@@ -8,7 +8,7 @@ from werkzeug.datastructures import MultiDict
 from ..sparql import results as fmt
 from ..sparql.conneg import accepts_html, negotiate
 from ..sparql.protocol import ALLOW, FORM, QueryOperation, parse_request, require_utf8_params
-from ..sparql.service_description import describe
+from ..sparql.service_description import SD_PREFIXES, describe
 from ..store.base import GraphResult
 from .auth import require_write_access
 from .responses import result_response
@@ -51,4 +51,4 @@ def _service_description() -> Response:
         if rdf_choice == "text/html":
             return Response(render_template("query_form.html"), mimetype="text/html")
     triples = describe(request.base_url, kg.settings, kg.store)
-    return result_response(GraphResult(iter(triples)), None)
+    return result_response(GraphResult(iter(triples), SD_PREFIXES), None)
