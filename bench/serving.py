@@ -1,6 +1,8 @@
 """Serving throughput on loopback: kgraph (waitress + pyoxigraph) against Oxigraph's own server.
 
-Both servers hold the same small dataset; the same bounded number of trivial
+A third contestant, ``bench/minimal_app.py`` (the smallest Flask + pyoxigraph endpoint on
+the same waitress), separates the cost of the WSGI stack from kgraph's own request handling.
+All servers hold the same small dataset; the same bounded number of trivial
 SPARQL queries is sent to each by the same client (keep-alive connections in
 several processes), and the report gives requests per second and the ratio
 to Oxigraph server. ``python bench/serving.py [--requests N] [--clients C]``.
@@ -102,6 +104,17 @@ def main() -> None:
         wait_up(port, "/health")
         hammer(port, path, 200, args.clients)
         results["kgraph (waitress)"] = hammer(port, path, args.requests, args.clients)
+
+        port = free_port()
+        subprocess.run([sys.executable, "-m", "kgraph.cli", "load", "-q", "--store",
+                        str(tmp / "minimal"), str(data)], check=True, cwd=ROOT)
+        procs.append(subprocess.Popen([sys.executable, str(ROOT / "bench" / "minimal_app.py"),
+                                       str(tmp / "minimal"), str(port)],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        wait_up(port, "/health")
+        hammer(port, path, 200, args.clients)
+        results["flask+pyoxigraph minimal (waitress)"] = hammer(port, path, args.requests,
+                                                                args.clients)
     finally:
         for p in procs:
             p.terminate()
@@ -110,7 +123,9 @@ def main() -> None:
     ref = results["oxigraph server"]
     print(f"{args.requests} trivial SELECT queries, {args.clients} keep-alive client processes, loopback")
     for name, rps in results.items():
-        print(f"{name:20} {rps:10.0f} req/s   {rps / ref:6.3f}x of oxigraph server")
+        print(f"{name:36} {rps:10.0f} req/s   {rps / ref:6.3f}x of oxigraph server")
+    minimal = results["flask+pyoxigraph minimal (waitress)"]
+    print(f"kgraph / minimal Flask+pyoxigraph: {results['kgraph (waitress)'] / minimal:.3f}x")
 
 
 if __name__ == "__main__":

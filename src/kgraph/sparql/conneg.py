@@ -8,6 +8,8 @@ Fuseki and the Wikidata Query Service.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -64,12 +66,18 @@ def parse_accept(header: str | None) -> list[MediaRange]:
     return ranges
 
 
-def negotiate(accept: str | None, offered: list[str]) -> str | None:
+def negotiate(accept: str | None, offered: Sequence[str]) -> str | None:
     """The offered media type the client prefers, or ``None`` (-> 406).
 
     For each offer the most specific matching range sets its quality; ties
     go to the server's order of preference (the order of ``offered``).
+    Clients send the same few Accept headers over and over, so answers are cached.
     """
+    return _negotiate(accept, tuple(offered))
+
+
+@functools.lru_cache(maxsize=1024)
+def _negotiate(accept: str | None, offered: tuple[str, ...]) -> str | None:
     ranges = parse_accept(accept)
     best: str | None = None
     best_q = 0.0

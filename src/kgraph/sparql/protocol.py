@@ -9,6 +9,7 @@ views only glue these to HTTP.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
@@ -91,9 +92,14 @@ def _flag(params: MultiDictLike, name: str, default: bool) -> bool:
     raise ProtocolError(400, f"'{name}' must be true or false, got {value!r}")
 
 
+_HIGH_ESCAPE = re.compile(rb"%[89A-Fa-f]")
+
+
 def require_utf8_params(raw: bytes, where: str) -> None:
     """Refuse percent-encoded parameters that are not UTF-8 (werkzeug would silently
     replace the bad bytes, and the engine would run a different query)."""
+    if raw.isascii() and _HIGH_ESCAPE.search(raw) is None:
+        return  # only ASCII, escaped or not: always valid UTF-8
     try:
         parse_qsl(raw.decode("latin-1"), keep_blank_values=True, encoding="utf-8",
                   errors="strict")

@@ -50,9 +50,10 @@ def result_response(result: QueryResult, timeout_s: float | None) -> Response:
     # Produce the first chunk now: evaluation errors then still get their own status.
     first = next(chunks, "")
     charset = "; charset=utf-8"
-    if isinstance(result, AskResult):
+    second = None if isinstance(result, AskResult) else next(chunks, None)
+    if second is None:  # the whole answer: sent with a Content-Length, not chunked
         return Response(first, content_type=media + charset, headers=_vary())
-    stream: Iterator[str] = itertools.chain([first], chunks)
+    stream: Iterator[str] = itertools.chain([first, second], chunks)
     return Response(stream, content_type=media + charset, headers=_vary())
 
 

@@ -31,7 +31,7 @@ def sparql() -> Response:
         request.mimetype_params.get("charset"),
         request.args,
         request.form if is_form else MultiDict(),
-        b"" if is_form else request.get_data(cache=False),
+        b"" if is_form or request.method in ("GET", "HEAD") else request.get_data(cache=False),
     )
     if op is None:
         return _service_description()
