@@ -136,6 +136,15 @@ def test_turtle_uses_the_querys_prefixes_and_only_those_it_needs(loaded) -> None
     assert len(triples) == 3
 
 
+def test_small_answers_have_a_length_large_ones_stream(loaded) -> None:
+    small = select(loaded, "SELECT * { ?s ?p ?o }", "text/csv")
+    assert int(small.headers["Content-Length"]) == len(small.data)
+    many = "SELECT ?i { VALUES ?i { " + " ".join(str(i) for i in range(20000)) + " } }"
+    large = loaded.post("/sparql", data={"query": many}, headers={"Accept": "text/csv"})
+    assert "Content-Length" not in large.headers
+    assert large.get_data(as_text=True).splitlines() == ["i", *map(str, range(20000))]
+
+
 def test_describe(loaded) -> None:
     r = select(loaded, "DESCRIBE <http://example.org/b>", "application/n-triples")
     assert b'"two"' in r.data
