@@ -93,6 +93,11 @@ def test_name_variants_cover_wikidata_spelling() -> None:
     assert "Kim Jong Un" in name_variants("Kim Jong-un")
     assert "People's Republic of China" in name_variants("People’s Republic of China")
     assert normalise("Kim Jong-un") == normalise("Kim Jong Un")
+    # a disambiguating qualifier is not part of the name
+    assert name_variants("Republican Party (United States)") == [
+        "Republican Party (United States)", "Republican Party"]
+    assert normalise("Republican Party (United States)") == normalise("Republican Party")
+    assert normalise("(untitled)") == "(untitled)"
 
 
 def test_retry_after_parsing() -> None:

@@ -61,14 +61,25 @@ class Candidate:
     dates: dict[str, set[str]] = field(default_factory=dict)  # property -> ISO dates
 
 
+#: A trailing parenthesised qualifier: " (United States)".
+_QUALIFIER = re.compile(r"\s*\([^()]*\)\s*$")
+
+
 def name_variants(name: str) -> list[str]:
     """Spellings to look up: as written, straight apostrophes, and hyphen/space swaps.
 
     Wikidata writes "Kim Jong Un" where the article writes "Kim Jong-un"; an
     exact-literal lookup needs the variants, the scorer then treats them alike.
+    A trailing qualifier in parentheses ("Republican Party (United States)") is
+    a disambiguation for readers, not part of the name: Wikidata's label leaves
+    it out and its description says it instead.
     """
     base = name.replace("\u2019", "'").replace("\u2018", "'").strip()
     out = [name.strip(), base]
+    unqualified = _QUALIFIER.sub("", base)
+    if unqualified and unqualified != base:
+        out.append(unqualified)
+        base = unqualified
     if "-" in base:
         out.append(re.sub(r"-(\w)", lambda m: " " + m.group(1).upper(), base))
         out.append(base.replace("-", " "))
@@ -83,8 +94,9 @@ def name_variants(name: str) -> list[str]:
 
 
 def normalise(name: str) -> str:
-    """Case-, hyphen- and apostrophe-insensitive key for comparing names."""
+    """Case-, hyphen-, apostrophe- and qualifier-insensitive key for comparing names."""
     name = name.replace("\u2019", "'").replace("\u2018", "'").lower()
+    name = _QUALIFIER.sub("", name) or name
     return re.sub(r"[\s\-]+", " ", name).strip()
 
 
