@@ -22,6 +22,7 @@ from urllib.parse import urljoin
 from pyoxigraph import DefaultGraph, NamedNode, Quad, QueryResultsFormat, Triple
 
 from kgraph.sparql.lexer import Token, replace_spans, service_refs, tokenize
+from kgraph.sparql.relay import ServiceRelay
 from kgraph.sparql.results import write_graph, write_solutions
 from kgraph.store import (
     AskResult,
@@ -184,6 +185,8 @@ class Runner:
     def __init__(self, directory: Path) -> None:
         self.suite = Suite(directory)
         self._unavailable: StandIn | None = None
+        # SERVICE calls go through kgraph's relay, as they do behind the endpoint.
+        self.relay = ServiceRelay(timeout_s=30.0, max_bytes=64 * 1024 * 1024)
 
     # -- lifecycle --------------------------------------------------------------
     @property
@@ -193,6 +196,7 @@ class Runner:
         return self._unavailable.url
 
     def close(self) -> None:
+        self.relay.close()
         if self._unavailable is not None:
             self._unavailable.close()
             self._unavailable = None
@@ -300,7 +304,7 @@ class Runner:
             for sd in test.service_data:
                 docs = [(self.suite.read_bytes(d), media_type_for(d), d) for d in sd.data]
                 stand_ins.append(start_endpoint(docs))
-                service_map[sd.endpoint] = stand_ins[-1].url
+                service_map[sd.endpoint] = self.relay.url_for(stand_ins[-1].url)
             # Endpoint IRIs held in the data (SERVICE ?var) must lead to the stand-ins too.
             self._load(store, test.data, rename=service_map)
             query = self.suite.read_text(test.operation)
