@@ -298,3 +298,16 @@ def test_http_status_for_failed_remote_calls(kb_store) -> None:  # type: ignore[
     # the same query under SERVICE SILENT: one empty solution, 200
     response = get(dead, HEADS.replace("SERVICE", "SERVICE SILENT"))
     assert response.status_code == 200
+
+
+def test_relay_error_messages_name_the_real_endpoints() -> None:
+    relay = ServiceRelay(timeout_s=5, max_bytes=1000)
+    try:
+        urls = [relay.url_for(f"http://endpoint-{i}.example/sparql") for i in range(1, 12)]
+        message = f"Error 503 Service Unavailable returned by {urls[9]} with payload:\nbusy"
+        status, text = relay.remote_error(message)  # type: ignore[misc]
+        assert status == 502 and "http://endpoint-10.example/sparql" in text
+        assert "127.0.0.1" not in text
+        assert relay.remote_error("Error 400 returned by http://elsewhere/sparql") is None
+    finally:
+        relay.close()

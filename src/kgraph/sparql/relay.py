@@ -52,6 +52,7 @@ class RelayFailure(Exception):
 
 
 _RELAYED_ERROR = re.compile(r"Error (\d{3})\b[^\n]*? returned by (http://127\.0\.0\.1:\d+/service/(\d+))")
+_RELAY_URL = re.compile(r"http://127\.0\.0\.1:\d+/service/(\d+)")
 
 
 def _short_reason(exc: BaseException) -> str:
@@ -127,8 +128,7 @@ class ServiceRelay:
         if match is None or match.group(3) not in self._targets:
             return None
         status = 504 if match.group(1) == "504" else 502
-        for ident, target in self._targets.items():
-            message = message.replace(f"{match.group(2).rsplit('/', 1)[0]}/{ident}", target)
+        message = _RELAY_URL.sub(lambda m: self._targets.get(m.group(1), m.group(0)), message)
         return status, f"SERVICE call failed: {message.strip()}"
 
     def close(self) -> None:
