@@ -415,3 +415,46 @@ def test_snapshot_service_cannot_reach_other_graphs(loaded) -> None:
     assert r.status_code == 400 and b"no named graphs" in r.data
     q = "SELECT * { SERVICE <https://query.wikidata.org/sparql> { ?s ?p ?o } }"
     assert select(loaded, q).json["results"]["bindings"] == []  # the snapshot graph is empty here
+
+
+BIG = "http://example.org/big"
+
+
+@pytest.fixture
+def big(app):  # type: ignore[no-untyped-def]
+    """15,000 subjects with two triples each, sharing 7 blank nodes: past one streaming batch."""
+    lines = "".join(f'<http://example.org/s{i}> <http://example.org/p> _:b{i % 7} .\n'
+                    f'<http://example.org/s{i}> <http://example.org/q> "v{i}" .\n'
+                    for i in range(15000))
+    app.extensions["kgraph"].store.load(lines.encode(), "application/n-triples", graph=BIG)
+    return app.test_client()
+
+
+@pytest.mark.parametrize(("accept", "fmt", "streamed"), [
+    ("text/turtle", RdfFormat.TURTLE, True),
+    ("application/n-triples", RdfFormat.N_TRIPLES, True),
+    ("application/rdf+xml", RdfFormat.RDF_XML, False),
+    ("application/ld+json", RdfFormat.JSON_LD, False),
+])
+def test_large_graph_answers_parse_back_whole(big, accept: str, fmt: RdfFormat,
+                                              streamed: bool) -> None:  # type: ignore[no-untyped-def]
+    q = f"PREFIX ex: <http://example.org/> CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH <{BIG}> {{ ?s ?p ?o }} }}"
+    r = select(big, q, accept)
+    assert r.status_code == 200
+    assert ("Content-Length" not in r.headers) is streamed
+    triples = list(parse(r.data, format=fmt))
+    assert len(triples) == 30000
+    # blank nodes keep one label across batches: still 7 of them
+    assert len({t.object for t in triples if t.predicate.value.endswith("/p")}) == 7
+    if fmt is RdfFormat.TURTLE:
+        assert r.data.count(b"@prefix ex: <http://example.org/> .") == 1
+
+
+def test_graph_store_streams_graphs_and_the_dataset(big) -> None:  # type: ignore[no-untyped-def]
+    r = big.get("/store", query_string={"graph": BIG}, headers={"Accept": "text/turtle"})
+    assert r.status_code == 200 and len(list(parse(r.data, format=RdfFormat.TURTLE))) == 30000
+    for accept, fmt in [("application/trig", RdfFormat.TRIG), ("application/n-quads", RdfFormat.N_QUADS)]:
+        r = big.get("/store", headers={"Accept": accept})
+        quads = list(parse(r.data, format=fmt))
+        assert len(quads) == 30000 and {q.graph_name.value for q in quads} == {BIG}
+        assert len({q.object for q in quads if q.predicate.value.endswith("/p")}) == 7

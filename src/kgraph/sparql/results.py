@@ -8,6 +8,7 @@ specifications exactly.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import time
@@ -15,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from xml.sax.saxutils import escape, quoteattr
 
-from pyoxigraph import BlankNode, Literal, NamedNode, RdfFormat, Triple, serialize
+from pyoxigraph import BlankNode, Literal, NamedNode, Quad, RdfFormat, Triple, serialize
 
 from ..store.base import AskResult, GraphResult, SelectResult
 
@@ -291,11 +292,14 @@ def write_solutions(
     return SOLUTION_WRITERS[media_type](result, check or (lambda: None))
 
 
-def used_prefixes(triples: list[Triple], prefixes: dict[str, str]) -> dict[str, str]:
-    """The entries of ``prefixes`` whose namespace starts some IRI of ``triples``."""
+def used_prefixes(items: Iterable[Triple | Quad], prefixes: dict[str, str]) -> dict[str, str]:
+    """The entries of ``prefixes`` whose namespace starts some IRI of ``items``."""
     iris: set[str] = set()
-    for triple in triples:
-        for term in (triple.subject, triple.predicate, triple.object):
+    for item in items:
+        terms = [item.subject, item.predicate, item.object]
+        if isinstance(item, Quad):
+            terms.append(item.graph_name)
+        for term in terms:
             if isinstance(term, NamedNode):
                 iris.add(term.value)
             elif isinstance(term, Literal):
@@ -303,18 +307,53 @@ def used_prefixes(triples: list[Triple], prefixes: dict[str, str]) -> dict[str, 
     return {name: ns for name, ns in prefixes.items() if any(iri.startswith(ns) for iri in iris)}
 
 
+#: An answer of up to this many triples (or quads) is written as one document, declaring
+#: the prefixes it uses; a larger one streams in batches of this size when its format
+#: allows (N-Triples, N-Quads, Turtle, TriG), so memory stays bounded.
+GRAPH_BATCH = 10_000
+_STREAMABLE = (RdfFormat.N_TRIPLES, RdfFormat.N_QUADS, RdfFormat.TURTLE, RdfFormat.TRIG)
+_PREFIXED = (RdfFormat.TURTLE, RdfFormat.RDF_XML, RdfFormat.TRIG)
+
+
+def stream_rdf(
+    items: Iterable[Triple | Quad], media_type: str, check: Deadline | None = None,
+    prefixes: dict[str, str] | None = None,
+) -> Iterator[bytes]:
+    """Serialize triples (or quads) in a canonical RDF media type, chunk by chunk.
+
+    A large Turtle or TriG answer declares every prefix in ``prefixes`` up front
+    (which of them it will use is not known until its end); each later batch is a
+    document of its own with its prefix lines cut, which the grammar allows.
+    """
+    check = check or (lambda: None)
+    fmt = RdfFormat.from_media_type(media_type)
+    if fmt is None:  # pragma: no cover - only canonical types reach here
+        raise KeyError(media_type)
+    rows = _rows(items, check)  # type: ignore[arg-type]
+    batch = list(itertools.islice(rows, GRAPH_BATCH))
+    kwargs: dict[str, object] = {}
+    if len(batch) < GRAPH_BATCH or fmt not in _STREAMABLE:
+        batch.extend(rows)
+        if fmt in _PREFIXED and prefixes:
+            kwargs["prefixes"] = used_prefixes(batch, prefixes)
+        yield serialize(batch, format=fmt, **kwargs) or b""
+        return
+    if fmt in _PREFIXED and prefixes:
+        kwargs["prefixes"] = prefixes
+    first = True
+    while batch:
+        out = serialize(batch, format=fmt, **kwargs) or b""
+        if not first:
+            while out.startswith(b"@prefix "):
+                out = out[out.index(b"\n") + 1:]
+        first = False
+        yield out
+        batch = list(itertools.islice(rows, GRAPH_BATCH))
+
+
 def write_graph(
     result: GraphResult, media_type: str, check: Deadline | None = None,
     prefixes: dict[str, str] | None = None,
 ) -> bytes:
-    """Serialize CONSTRUCT/DESCRIBE triples in a canonical RDF media type."""
-    check = check or (lambda: None)
-    triples = list(_rows(result.triples, check))  # type: ignore[arg-type]
-    fmt = RdfFormat.from_media_type(media_type)
-    if fmt is None:  # pragma: no cover - only canonical types reach here
-        raise KeyError(media_type)
-    kwargs: dict[str, object] = {}
-    if fmt in (RdfFormat.TURTLE, RdfFormat.RDF_XML, RdfFormat.TRIG) and prefixes:
-        kwargs["prefixes"] = used_prefixes(triples, prefixes)
-    out = serialize(triples, format=fmt, **kwargs)
-    return out or b""
+    """Serialize CONSTRUCT/DESCRIBE triples in a canonical RDF media type, as one document."""
+    return b"".join(stream_rdf(result.triples, media_type, check, prefixes))

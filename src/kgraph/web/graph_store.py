@@ -9,17 +9,16 @@ does not parse is rejected before anything is written.
 
 from __future__ import annotations
 
-import io
 import uuid
 
 from flask import Blueprint, Response, current_app, request, url_for
 
+from ..namespaces import PREFIXES
 from ..sparql import results as fmt
 from ..sparql.protocol import ProtocolError, is_absolute_iri
-from ..store.base import GraphResult
 from ..store.oxigraph import parse_rdf
 from .auth import require_write_access
-from .responses import choose
+from .responses import choose, stream_response
 
 bp = Blueprint("graph_store", __name__)
 
@@ -77,14 +76,13 @@ def graph_store() -> Response:
     if method in ("GET", "HEAD"):
         if whole:
             media, canonical = choose(DATASET_FORMATS)
-            out = io.BytesIO()
-            store.dump(out, canonical)
-            return Response(out.getvalue(), mimetype=media, headers={"Vary": "Accept"})
+            return stream_response(fmt.stream_rdf(store.quads(), canonical, prefixes=PREFIXES),
+                                   media)
         if graph is not None and not store.contains_graph(graph):
             raise ProtocolError(404, f"no graph named <{graph}>")
         media, canonical = choose(fmt.GRAPH_FORMATS)
-        body = fmt.write_graph(GraphResult(store.triples(graph)), canonical)
-        return Response(body, mimetype=media, headers={"Vary": "Accept"})
+        return stream_response(fmt.stream_rdf(store.triples(graph), canonical, prefixes=PREFIXES),
+                               media)
 
     require_write_access(kg.settings)
     if method == "PUT":

@@ -43,18 +43,29 @@ def result_response(result: QueryResult, timeout_s: float | None) -> Response:
     check = fmt.deadline_checker(timeout_s)
     if isinstance(result, GraphResult):
         media, canonical = choose(fmt.GRAPH_FORMATS)
-        body = fmt.write_graph(result, canonical, check, prefixes={**PREFIXES, **result.prefixes})
-        return Response(body, mimetype=media, headers=_vary())
+        prefixes = {**PREFIXES, **result.prefixes}
+        return stream_response(fmt.stream_rdf(result.triples, canonical, check, prefixes), media)
     media, canonical = choose(fmt.SOLUTION_FORMATS)
+    content_type = media + "; charset=utf-8"
     chunks = fmt.write_solutions(result, canonical, check)
-    # Produce the first chunk now: evaluation errors then still get their own status.
-    first = next(chunks, "")
-    charset = "; charset=utf-8"
-    second = None if isinstance(result, AskResult) else next(chunks, None)
-    if second is None:  # the whole answer: sent with a Content-Length, not chunked
-        return Response(first, content_type=media + charset, headers=_vary())
-    stream: Iterator[str] = itertools.chain([first, second], chunks)
-    return Response(stream, content_type=media + charset, headers=_vary())
+    if isinstance(result, AskResult):
+        return Response(next(chunks, ""), content_type=content_type, headers=_vary())
+    return stream_response(chunks, content_type)
+
+
+def stream_response(chunks: Iterator[str] | Iterator[bytes], content_type: str) -> Response:
+    """A response from serialized chunks; errors before the first byte keep their status.
+
+    The first chunk is produced now, so an evaluation error or a timeout still
+    gets its own status. An answer that fits in one chunk goes out whole, with a
+    Content-Length; a longer one streams (chunked transfer encoding).
+    """
+    first = next(chunks, b"")
+    second = next(chunks, None)
+    if second is None:
+        return Response(first, content_type=content_type, headers=_vary())
+    stream = itertools.chain([first, second], chunks)
+    return Response(stream, content_type=content_type, headers=_vary())
 
 
 def _vary() -> dict[str, str]:
