@@ -18,7 +18,7 @@ from ..sparql import results as fmt
 from ..sparql.protocol import ProtocolError, is_absolute_iri
 from ..store.oxigraph import parse_rdf
 from .auth import require_write_access
-from .responses import choose, stream_response
+from .responses import choose, rdf_content_type, stream_response
 
 bp = Blueprint("graph_store", __name__)
 
@@ -77,12 +77,12 @@ def graph_store() -> Response:
         if whole:
             media, canonical = choose(DATASET_FORMATS)
             return stream_response(fmt.stream_rdf(store.quads(), canonical, prefixes=PREFIXES),
-                                   media)
+                                   rdf_content_type(media))
         if graph is not None and not store.contains_graph(graph):
             raise ProtocolError(404, f"no graph named <{graph}>")
         media, canonical = choose(fmt.GRAPH_FORMATS)
         return stream_response(fmt.stream_rdf(store.triples(graph), canonical, prefixes=PREFIXES),
-                               media)
+                               rdf_content_type(media))
 
     require_write_access(kg.settings)
     if method == "PUT":

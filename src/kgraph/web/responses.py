@@ -44,13 +44,19 @@ def result_response(result: QueryResult, timeout_s: float | None) -> Response:
     if isinstance(result, GraphResult):
         media, canonical = choose(fmt.GRAPH_FORMATS)
         prefixes = {**PREFIXES, **result.prefixes}
-        return stream_response(fmt.stream_rdf(result.triples, canonical, check, prefixes), media)
+        return stream_response(fmt.stream_rdf(result.triples, canonical, check, prefixes),
+                               rdf_content_type(media))
     media, canonical = choose(fmt.SOLUTION_FORMATS)
     content_type = media + "; charset=utf-8"
     chunks = fmt.write_solutions(result, canonical, check)
     if isinstance(result, AskResult):
         return Response(next(chunks, ""), content_type=content_type, headers=_vary())
     return stream_response(chunks, content_type)
+
+
+def rdf_content_type(media: str) -> str:
+    """The Content-Type for an RDF answer: text types say their charset (always UTF-8)."""
+    return media + "; charset=utf-8" if media.startswith("text/") else media
 
 
 def stream_response(chunks: Iterator[str] | Iterator[bytes], content_type: str) -> Response:
