@@ -51,7 +51,7 @@ class RelayFailure(Exception):
         self.reason = reason
 
 
-_RELAYED_ERROR = re.compile(r"Error (\d{3})\b[^\n]*? returned by (http://127\.0\.0\.1:\d+/service/(\d+))")
+_RELAYED_ERROR = re.compile(r"Error (\d{3})\b[^\n]*? returned by http://127\.0\.0\.1:\d+/service/(\d+)")
 _RELAY_URL = re.compile(r"http://127\.0\.0\.1:\d+/service/(\d+)")
 
 
@@ -125,7 +125,7 @@ class ServiceRelay:
         the loopback URL; the message names the real endpoint instead.
         """
         match = _RELAYED_ERROR.search(message)
-        if match is None or match.group(3) not in self._targets:
+        if match is None or match.group(2) not in self._targets:
             return None
         status = 504 if match.group(1) == "504" else 502
         message = _RELAY_URL.sub(lambda m: self._targets.get(m.group(1), m.group(0)), message)
