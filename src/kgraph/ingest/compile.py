@@ -13,15 +13,9 @@ from dataclasses import dataclass, field
 
 from pyoxigraph import Literal, NamedNode, Quad
 
-from ..namespaces import KGO, KGR, PREFIXES, source_graph
+from ..namespaces import DCT, KGO, KGR, OA, PROV, RDF, RDFS, source_graph
 from .facts import FactsFile, FactSpec, QuoteRef
 from .terms import XSD
-
-RDF = PREFIXES["rdf"]
-RDFS = PREFIXES["rdfs"]
-PROV = PREFIXES["prov"]
-OA = PREFIXES["oa"]
-DCT = PREFIXES["dcterms"]
 
 #: Characters of context kept around a quote (oa:prefix / oa:suffix).
 CONTEXT_CHARS = 32

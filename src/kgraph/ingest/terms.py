@@ -9,10 +9,7 @@ from __future__ import annotations
 import calendar
 import re
 
-from ..namespaces import PREFIXES
-
-XSD = PREFIXES["xsd"]
-RDF = PREFIXES["rdf"]
+from ..namespaces import RDF, XSD
 
 #: Characters that RDF 1.1 forbids in IRIs (besides control characters).
 _BAD_IRI_CHARS = set(' <>"{}|^`\\')

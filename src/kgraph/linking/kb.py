@@ -11,10 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from kgraph.namespaces import GRAPH_SOURCE, KGO, KGR, PREFIXES, WIKIDATA_ENTITY
+from kgraph.namespaces import GRAPH_SOURCE, KGO, KGR, SKOS, WIKIDATA_ENTITY
 from kgraph.store.base import SelectResult, Store
-
-SKOS = PREFIXES["skos"]
 
 #: KB classes (local names in ``kgo:``) -> linking kind; subclasses inherit the kind.
 KIND_CLASSES: dict[str, str] = {

@@ -25,16 +25,11 @@ from pathlib import Path
 from pyoxigraph import Literal, NamedNode, Quad, RdfFormat, serialize
 
 from kgraph.linking.scoring import Decision, Scored
-from kgraph.namespaces import GRAPH, KGO, KGR, PREFIXES, WIKIDATA_ENTITY
+from kgraph.namespaces import GRAPH, KGO, KGR, PROV, RDF, RDFS, SKOS, WIKIDATA_ENTITY, XSD
 from kgraph.store.base import Store
 
 GRAPH_LINKS = GRAPH + "links/wikidata"
 
-RDF = PREFIXES["rdf"]
-SKOS = PREFIXES["skos"]
-PROV = PREFIXES["prov"]
-XSD = PREFIXES["xsd"]
-RDFS = PREFIXES["rdfs"]
 
 METHOD = "label+type+context"
 

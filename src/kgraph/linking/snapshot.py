@@ -31,7 +31,15 @@ from pyoxigraph import BlankNode, Literal, NamedNode, Quad, RdfFormat, Triple, p
 from kgraph.config import PROJECT_ROOT
 from kgraph.linking.client import WikidataClient
 from kgraph.linking.links import GRAPH_LINKS
-from kgraph.namespaces import GRAPH_WIKIDATA, PREFIXES, WIKIDATA_ENDPOINT, WIKIDATA_ENTITY
+from kgraph.namespaces import (
+    GRAPH_WIKIDATA,
+    PROV,
+    RDFS,
+    SKOS,
+    WIKIDATA_ENDPOINT,
+    WIKIDATA_ENTITY,
+    XSD,
+)
 from kgraph.store.base import Store
 
 WIKIDATA_DIR = PROJECT_ROOT / "data" / "wikidata"
@@ -45,10 +53,6 @@ WDT = "http://www.wikidata.org/prop/direct/"
 P = "http://www.wikidata.org/prop/"
 PS = "http://www.wikidata.org/prop/statement/"
 PQ = "http://www.wikidata.org/prop/qualifier/"
-RDFS = PREFIXES["rdfs"]
-SKOS = PREFIXES["skos"]
-XSD = PREFIXES["xsd"]
-PROV = PREFIXES["prov"]
 
 #: Direct properties the snapshot keeps (issue 5): item-valued and date-valued. P47 and P102
 #: are kept too because scoring uses them as context (a refresh must not drop them).

@@ -16,14 +16,10 @@ from dataclasses import dataclass
 
 from pyoxigraph import BlankNode, Literal, NamedNode, Store, Triple
 
-from ..namespaces import GRAPH_ONTOLOGY, GRAPH_SOURCE, KGO, PREFIXES
+from ..namespaces import GRAPH_ONTOLOGY, GRAPH_SOURCE, KGO, OA, PREFIXES, PROV, RDF, RDFS
 from ..sparql.results import json_term as term_json
 from .engine import Derivation, EngineRun
 
-RDF = PREFIXES["rdf"]
-RDFS = PREFIXES["rdfs"]
-OA = PREFIXES["oa"]
-PROV = PREFIXES["prov"]
 #: The scratch graph that holds hypothetical (scenario) statements.
 GRAPH_SCENARIO = "https://w3id.org/kgraph/graph/scenario"
 

@@ -25,14 +25,12 @@ from dataclasses import dataclass, field
 
 from pyoxigraph import Literal, NamedNode, Quad, Store, Triple
 
-from ..namespaces import KGO, KGR, PREFIXES
+from ..namespaces import KGO, KGR, PREFIXES, RDFS, XSD
 from .engine import EngineRun
 from .explain import GRAPH_SCENARIO, Explainer, quotes_in, rules_in, term_text
 from .materialize import INFERRED, asserted_quads, run_rules, scratch_store, turtle_quads
 
 RDF_TYPE = NamedNode(PREFIXES["rdf"] + "type")
-RDFS = PREFIXES["rdfs"]
-XSD = PREFIXES["xsd"]
 EVENT_KEYS = {"id", "type", "attacker", "target", "date", "label"}
 _IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|^`\\]*$")
 

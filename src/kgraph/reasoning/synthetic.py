@@ -15,13 +15,12 @@ from collections.abc import Iterator
 
 from pyoxigraph import Literal, NamedNode, Quad
 
-from ..namespaces import KGO, PREFIXES
+from ..namespaces import KGO, PREFIXES, XSD
 
 EX = "http://example.org/synthetic/"
 GRAPH = NamedNode("https://w3id.org/kgraph/graph/source/synthetic")
 RDF_TYPE = NamedNode(PREFIXES["rdf"] + "type")
 LABEL = NamedNode(PREFIXES["rdfs"] + "label")
-XSD = PREFIXES["xsd"]
 
 #: Triples one "unit" (a treaty with its obligations, events and claims) produces, about.
 TRIPLES_PER_UNIT = 33
