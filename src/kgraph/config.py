@@ -29,6 +29,23 @@ class Settings:
 
     #: Store directory; ``None`` keeps the store in memory (tests).
     store_path: Path | None = None
+    #: A remote engine's SPARQL query endpoint (http/https); when set, ``store_path`` is unused.
+    store_url: str | None = None
+    #: The remote engine's SPARQL Update endpoint (default: ``store_url``).
+    update_url: str | None = None
+    #: The remote engine's Graph Store Protocol endpoint (default: writes go through Update).
+    graph_store_url: str | None = None
+    #: How the remote engine gives the union default graph: ``auto`` or a profile name
+    #: (``oxigraph``, ``virtuoso``, ``fuseki``, ``graphdb``, ``stardog``, ``neptune``,
+    #: ``qlever``, ``generic``); see kgraph.store.remote.
+    store_profile: str = "auto"
+    #: Credentials for the remote engine: scheme ``basic``, ``digest`` or ``bearer``
+    #: (``KGRAPH_STORE_AUTH``), user and password or token (``KGRAPH_STORE_USER``,
+    #: ``KGRAPH_STORE_PASSWORD``, ``KGRAPH_STORE_TOKEN``). Never logged.
+    store_auth: str | None = None
+    store_user: str | None = None
+    store_password: str | None = field(default=None, repr=False)
+    store_token: str | None = field(default=None, repr=False)
     host: str = "127.0.0.1"
     port: int = 5000
     #: SPARQL Update and Graph Store writes are refused unless enabled *and* authorised.
@@ -50,9 +67,25 @@ class Settings:
     wikidata_endpoint: str = WIKIDATA_ENDPOINT
     #: Request limits.
     max_body_bytes: int = 64 * 1024 * 1024
-    query_timeout_s: float = 60.0
-    #: waitress worker threads: concurrent readers each get one.
-    threads: int = 8
+    #: Longest query or update text accepted (413 beyond).
+    max_query_bytes: int = 1024 * 1024
+    #: Most rows (SELECT) or triples (CONSTRUCT/DESCRIBE) in one answer; the answer is cut beyond.
+    max_result_rows: int = 10_000_000
+    #: Time limit of one query or update: the work is stopped and 503 answered.
+    query_timeout_s: float = 30.0
+    #: HTTP worker processes (0: one per core).
+    workers: int = 0
+    #: Requests evaluated at once per worker process (query worker processes each).
+    threads: int = 4
+    #: Requests that may wait for a free slot per worker process; beyond, 503 with Retry-After.
+    max_queue: int = 64
+    #: Longest wait for a free slot before 503.
+    queue_timeout_s: float = 10.0
+    #: Answers kept per worker process for repeated queries (0: no cache), and their
+    #: largest size; ``Cache-Control: max-age`` for clients.
+    cache_entries: int = 512
+    cache_max_bytes: int = 1024 * 1024
+    cache_max_age_s: int = 0
     #: CORS: origins allowed to call the endpoint from a browser.
     cors_origins: str = "*"
 
@@ -67,8 +100,17 @@ class Settings:
             token=env.get("KGRAPH_TOKEN") or None,
             wikidata=env.get("KGRAPH_WIKIDATA", "snapshot"),
             service_allowlist=tuple(env.get("KGRAPH_SERVICE_ALLOWLIST", "").split()),
-            query_timeout_s=float(env.get("KGRAPH_QUERY_TIMEOUT", "60")),
-            threads=int(env.get("KGRAPH_THREADS", "8")),
+            store_url=env.get("KGRAPH_STORE_URL") or None,
+            update_url=env.get("KGRAPH_UPDATE_URL") or None,
+            graph_store_url=env.get("KGRAPH_GRAPH_STORE_URL") or None,
+            store_profile=env.get("KGRAPH_STORE_PROFILE", "auto"),
+            store_auth=env.get("KGRAPH_STORE_AUTH") or None,
+            store_user=env.get("KGRAPH_STORE_USER") or None,
+            store_password=env.get("KGRAPH_STORE_PASSWORD") or None,
+            store_token=env.get("KGRAPH_STORE_TOKEN") or None,
+            query_timeout_s=float(env.get("KGRAPH_QUERY_TIMEOUT", "30")),
+            workers=int(env.get("KGRAPH_WORKERS", "0")),
+            threads=int(env.get("KGRAPH_THREADS", "4")),
             cors_origins=env.get("KGRAPH_CORS_ORIGINS", "*"),
         )
         clean = {k: v for k, v in overrides.items() if v is not None}

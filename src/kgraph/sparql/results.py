@@ -18,17 +18,13 @@ from xml.sax.saxutils import escape, quoteattr
 
 from pyoxigraph import BlankNode, Literal, NamedNode, Quad, RdfFormat, Triple, serialize
 
-from ..store.base import AskResult, GraphResult, SelectResult
+from ..store.base import AskResult, GraphResult, QueryTimeoutError, SelectResult
 
 XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
 RDF_LANG_STRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
 RDF_DIR_LANG_STRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#dirLangString"
 
 CHUNK = 1 << 16
-
-
-class QueryTimeoutError(RuntimeError):
-    """The query ran past its deadline while its results were produced."""
 
 
 @dataclass(frozen=True)

@@ -13,14 +13,18 @@ from pathlib import Path
 from .base import (
     AskResult,
     DatasetSpec,
+    EngineCrashError,
     GraphResult,
     QueryResult,
+    QueryTimeoutError,
     RdfSyntaxError,
     SelectResult,
+    SerializedResult,
     SparqlEvaluationError,
     SparqlSyntaxError,
     Store,
     StoreError,
+    StoreReadOnlyError,
 )
 
 StoreFactory = Callable[..., Store]
@@ -39,7 +43,11 @@ def engines() -> list[str]:
 
 
 def open_store(
-    path: str | Path | None = None, engine: str = "oxigraph", *, union_default_graph: bool = True
+    path: str | Path | None = None,
+    engine: str = "oxigraph",
+    *,
+    union_default_graph: bool = True,
+    **options: object,
 ) -> Store:
     """Open (or create) a store; ``path=None`` keeps it in memory.
 
@@ -50,13 +58,14 @@ def open_store(
         factory = _REGISTRY[engine]
     except KeyError:
         raise StoreError(f"unknown store engine {engine!r}; known: {', '.join(engines())}") from None
-    return factory(path, union_default_graph=union_default_graph)
+    return factory(path, union_default_graph=union_default_graph, **options)
 
 
-def _oxigraph(path: str | Path | None, *, union_default_graph: bool = True) -> Store:
+def _oxigraph(path: str | Path | None, *, union_default_graph: bool = True,
+              read_only: bool = False) -> Store:
     from .oxigraph import OxigraphStore
 
-    return OxigraphStore(path, union_default_graph=union_default_graph)
+    return OxigraphStore(path, union_default_graph=union_default_graph, read_only=read_only)
 
 
 register("oxigraph", _oxigraph)
@@ -64,14 +73,18 @@ register("oxigraph", _oxigraph)
 __all__ = [
     "AskResult",
     "DatasetSpec",
+    "EngineCrashError",
     "GraphResult",
     "QueryResult",
+    "QueryTimeoutError",
     "RdfSyntaxError",
     "SelectResult",
+    "SerializedResult",
     "SparqlEvaluationError",
     "SparqlSyntaxError",
     "Store",
     "StoreError",
+    "StoreReadOnlyError",
     "engines",
     "open_store",
     "register",

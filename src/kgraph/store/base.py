@@ -33,6 +33,22 @@ class RdfSyntaxError(ValueError):
     """An RDF document does not parse; nothing from it was stored."""
 
 
+class StoreReadOnlyError(StoreError):
+    """A write was asked of a store opened read-only (HTTP 403); nothing changed."""
+
+
+class QueryTimeoutError(RuntimeError):
+    """An operation ran past its time limit; the engine's work on it was stopped
+    where the store can stop it (HTTP 503)."""
+
+
+class EngineCrashError(StoreError):
+    """The process evaluating one request died (e.g. a parser overflowed its stack).
+
+    Only that request is lost; the store and every other request are unaffected.
+    """
+
+
 @dataclass(frozen=True)
 class DatasetSpec:
     """Which graphs a query sees.
@@ -71,21 +87,53 @@ class GraphResult:
     prefixes: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass
+class SerializedResult:
+    """A query answer already written in a media type (by a worker process or a
+    remote engine): ``kind`` is ``solutions``, ``boolean`` or ``graph``."""
+
+    kind: str
+    media_type: str
+    chunks: Iterable[bytes]
+
+
 QueryResult = SelectResult | AskResult | GraphResult
+
+#: Anything in a pattern position: a term, or ``None`` for "any".
+Pattern = NamedNode | BlankNode | Literal | Triple | None
 
 
 @runtime_checkable
 class Store(Protocol):
     """What the rest of kgraph may ask of a store engine.
 
-    Every write is atomic: it is applied whole or not at all.
+    Every write is atomic: it is applied whole or not at all. A store opened
+    read-only raises :class:`StoreReadOnlyError` on every write. ``timeout_s``
+    bounds an operation; a store that can stop the engine's work (worker
+    processes, a remote engine) does so, and raises :class:`QueryTimeoutError`.
     """
 
+    #: Engine name, for logs and /health (``oxigraph``, ``sparql``, ...).
+    name: str
+    #: Whether every write is refused (:class:`StoreReadOnlyError`).
+    read_only: bool
+
+    def version(self) -> int:
+        """A number that grows with every write made through this store (cache keys)."""
+        ...
+
     def query(
-        self, sparql: str, *, dataset: DatasetSpec | None = None, base_iri: str | None = None
+        self,
+        sparql: str,
+        *,
+        dataset: DatasetSpec | None = None,
+        base_iri: str | None = None,
+        timeout_s: float | None = None,
     ) -> QueryResult: ...
 
-    def update(self, sparql: str, *, base_iri: str | None = None) -> None: ...
+    def update(
+        self, sparql: str, *, base_iri: str | None = None, timeout_s: float | None = None
+    ) -> None: ...
 
     def load(
         self,
@@ -110,6 +158,17 @@ class Store(Protocol):
 
     def drop_graph(self, graph: str | None) -> bool:
         """Remove a graph; return whether it existed (the default graph is cleared)."""
+        ...
+
+    def match(
+        self,
+        subject: Pattern = None,
+        predicate: Pattern = None,
+        object: Pattern = None,  # noqa: A002 - the RDF name
+        graph: str | None | type[...] = ...,
+    ) -> Iterator[Quad]:
+        """Quads matching a pattern; ``graph=...`` (the default) is any graph,
+        ``None`` the default graph, a string one named graph."""
         ...
 
     def triples(self, graph: str | None) -> Iterator[Triple]: ...

@@ -38,6 +38,7 @@ from .base import (
     SparqlEvaluationError,
     SparqlSyntaxError,
     StoreError,
+    StoreReadOnlyError,
 )
 
 
@@ -58,22 +59,52 @@ class OxigraphStore:
 
     name = "oxigraph"
 
-    def __init__(self, path: str | Path | None = None, *, union_default_graph: bool = True) -> None:
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        *,
+        union_default_graph: bool = True,
+        read_only: bool = False,
+    ) -> None:
         self.path = Path(path) if path is not None else None
         #: Whether a query that names no dataset sees the union of all graphs.
         self.union_default_graph = union_default_graph
+        #: A read-only store refuses every write (and opens RocksDB read-only, lock-free).
+        self.read_only = read_only
+        self._version = 0
         try:
-            if self.path is not None:
+            if self.path is not None and read_only:
+                self._store = OxStore.read_only(str(path))
+            elif self.path is not None:
                 self.path.mkdir(parents=True, exist_ok=True)
-            self._store = OxStore(str(path)) if path is not None else OxStore()
+                self._store = OxStore(str(path))
+            else:
+                self._store = OxStore()
         except OSError as exc:
             hint = " (another process, e.g. a running kgraph server, holds it)" if "lock" in str(exc).lower() else ""
             raise StoreError(f"cannot open store at {path}: {exc}{hint}") from exc
 
+    def version(self) -> int:
+        """Writes made through this handle since it was opened."""
+        return self._version
+
+    def _writing(self) -> None:
+        if self.read_only:
+            raise StoreReadOnlyError("this store is read-only; nothing was changed")
+        self._version += 1
+
     # -- queries -----------------------------------------------------------------
     def query(
-        self, sparql: str, *, dataset: DatasetSpec | None = None, base_iri: str | None = None
+        self,
+        sparql: str,
+        *,
+        dataset: DatasetSpec | None = None,
+        base_iri: str | None = None,
+        timeout_s: float | None = None,
     ) -> QueryResult:
+        # In-process evaluation cannot be interrupted (pyoxigraph has no way to):
+        # ``timeout_s`` is enforced by callers while results are written, and by
+        # kgraph.store.pool, which runs queries in worker processes it can stop.
         kwargs: dict[str, object] = {}
         if dataset is not None and (
             dataset.default_graphs is not None or dataset.named_graphs is not None
@@ -97,7 +128,10 @@ class OxigraphStore:
             return SelectResult(variables, _rows(result, len(variables)))
         return GraphResult(_checked(result), query_prefixes(sparql))
 
-    def update(self, sparql: str, *, base_iri: str | None = None) -> None:
+    def update(
+        self, sparql: str, *, base_iri: str | None = None, timeout_s: float | None = None
+    ) -> None:
+        self._writing()
         try:
             self._store.update(engine_text(sparql), base_iri=base_iri)
         except SyntaxError as exc:
@@ -124,6 +158,7 @@ class OxigraphStore:
         return len(quads)
 
     def add_quads(self, quads: Iterable[Quad]) -> None:
+        self._writing()
         try:
             self._store.extend(quads)
         except OSError as exc:
@@ -131,6 +166,7 @@ class OxigraphStore:
 
     def replace_graph(self, graph: str | None, quads: Iterable[Quad]) -> None:
         # One SPARQL update is one transaction: the graph is never seen half-replaced.
+        self._writing()
         target = "DEFAULT" if graph is None else f"GRAPH <{graph}>"
         body = serialize([Triple(q.subject, q.predicate, q.object) for q in quads],
                          format=RdfFormat.N_TRIPLES)
@@ -140,6 +176,7 @@ class OxigraphStore:
         self._store.update(f"CLEAR SILENT {target} ;\n{create}INSERT DATA {{\n{wrapped}\n}}")
 
     def drop_graph(self, graph: str | None) -> bool:
+        self._writing()
         if graph is None:
             existed = next(iter(self._store.quads_for_pattern(None, None, None, DefaultGraph())),
                            None) is not None
@@ -152,6 +189,16 @@ class OxigraphStore:
         return True
 
     # -- reads -------------------------------------------------------------------
+    def match(
+        self,
+        subject: object = None,
+        predicate: object = None,
+        object: object = None,  # noqa: A002 - the RDF name
+        graph: object = ...,
+    ) -> Iterator[Quad]:
+        g = None if graph is ... else _graph_node(graph)  # type: ignore[arg-type]
+        return iter(self._store.quads_for_pattern(subject, predicate, object, g))
+
     def triples(self, graph: str | None) -> Iterator[Triple]:
         for q in self._store.quads_for_pattern(None, None, None, _graph_node(graph)):
             yield Triple(q.subject, q.predicate, q.object)
@@ -180,8 +227,12 @@ class OxigraphStore:
     def flush(self) -> None:
         self._store.flush()
 
+    def backup(self, target: str | Path) -> None:
+        """A consistent on-disk copy (RocksDB checkpoint: hard links, milliseconds)."""
+        self._store.backup(str(target))
+
     def close(self) -> None:
-        if self.path is not None:
+        if self.path is not None and not self.read_only:
             self._store.flush()
         del self._store
 
