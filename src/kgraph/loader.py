@@ -15,8 +15,8 @@ from pyoxigraph import Quad, RdfFormat
 from tqdm import tqdm
 
 from .config import Settings
+from .rdf import parse_rdf
 from .store import RdfSyntaxError, StoreError, open_store
-from .store.oxigraph import parse_rdf
 
 EXTENSIONS = {
     ".ttl": "text/turtle",

@@ -23,6 +23,7 @@ from .base import (
     SparqlEvaluationError,
     SparqlSyntaxError,
     Store,
+    StoreBusyError,
     StoreError,
     StoreReadOnlyError,
 )
@@ -83,6 +84,7 @@ __all__ = [
     "SparqlEvaluationError",
     "SparqlSyntaxError",
     "Store",
+    "StoreBusyError",
     "StoreError",
     "StoreReadOnlyError",
     "engines",

@@ -42,6 +42,11 @@ class QueryTimeoutError(RuntimeError):
     where the store can stop it (HTTP 503)."""
 
 
+class StoreBusyError(StoreError):
+    """Every worker is busy and the queue is full or the wait too long (HTTP 503 with
+    Retry-After); nothing was done."""
+
+
 class EngineCrashError(StoreError):
     """The process evaluating one request died (e.g. a parser overflowed its stack).
 

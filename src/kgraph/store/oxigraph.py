@@ -9,7 +9,6 @@ transaction. The measurements behind the choice are in ``bench/`` and
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO
@@ -22,32 +21,23 @@ from pyoxigraph import (
     QuerySolutions,
     RdfFormat,
     Triple,
-    parse,
     serialize,
 )
 from pyoxigraph import Store as OxStore
 
+from ..rdf import parse_rdf, rdf_format
 from ..sparql.lexer import engine_text, has_dataset_clause, query_prefixes
 from .base import (
     AskResult,
     DatasetSpec,
     GraphResult,
     QueryResult,
-    RdfSyntaxError,
     SelectResult,
     SparqlEvaluationError,
     SparqlSyntaxError,
     StoreError,
     StoreReadOnlyError,
 )
-
-
-def rdf_format(media_type: str) -> RdfFormat:
-    """The pyoxigraph format for a media type; ``ValueError`` when unsupported."""
-    fmt = RdfFormat.from_media_type(media_type.split(";")[0].strip())
-    if fmt is None:
-        raise ValueError(f"unsupported RDF media type: {media_type}")
-    return fmt
 
 
 def _graph_node(graph: str | None) -> NamedNode | DefaultGraph:
@@ -240,36 +230,6 @@ class OxigraphStore:
     def native(self) -> OxStore:
         """The pyoxigraph store, for code that needs engine-specific speed (e.g. reasoning)."""
         return self._store
-
-
-def parse_rdf(
-    data: bytes | IO[bytes] | str,
-    media_type: str,
-    *,
-    graph: str | None = None,
-    base_iri: str | None = None,
-) -> list[Quad]:
-    """Parse a whole document into quads (into ``graph`` for triple formats).
-
-    Parsing everything before writing is what makes a failed load change nothing.
-    """
-    fmt = rdf_format(media_type)
-    if isinstance(data, str):
-        data = data.encode("utf-8")
-    if isinstance(data, bytes):
-        data = io.BytesIO(data)
-    target = _graph_node(graph)
-    try:
-        # Fresh blank nodes per document: two files that both say ``_:x`` mean two nodes.
-        quads = list(parse(data, format=fmt, base_iri=base_iri, rename_blank_nodes=True))
-    except SyntaxError as exc:
-        raise RdfSyntaxError(str(exc)) from exc
-    except (OSError, ValueError) as exc:
-        raise RdfSyntaxError(str(exc)) from exc
-    if graph is not None or not fmt.supports_datasets:
-        quads = [Quad(q.subject, q.predicate, q.object, target) if q.graph_name == DefaultGraph()
-                 else q for q in quads]
-    return quads
 
 
 def _rows(solutions: QuerySolutions, width: int) -> Iterator[Sequence[object]]:

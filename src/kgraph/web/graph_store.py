@@ -14,9 +14,9 @@ import uuid
 from flask import Blueprint, Response, current_app, request, url_for
 
 from ..namespaces import PREFIXES
+from ..rdf import parse_rdf
 from ..sparql import results as fmt
 from ..sparql.protocol import ProtocolError, is_absolute_iri
-from ..store.oxigraph import parse_rdf
 from .auth import require_write_access
 from .responses import choose, rdf_content_type, stream_response
 

@@ -1,0 +1,58 @@
+"""RDF documents in and out: media types, parsing and serialization.
+
+Parsing belongs to kgraph, not to an engine: every store (embedded or remote)
+receives quads that kgraph parsed and checked, so a hostile document is
+refused the same way whichever engine holds the data (see
+:mod:`kgraph.rdfguard`), and a failed parse stores nothing anywhere.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import IO
+
+from pyoxigraph import DefaultGraph, NamedNode, Quad, RdfFormat, parse
+
+from .store.base import RdfSyntaxError
+
+
+def rdf_format(media_type: str) -> RdfFormat:
+    """The pyoxigraph format for a media type; ``ValueError`` when unsupported."""
+    fmt = RdfFormat.from_media_type(media_type.split(";")[0].strip())
+    if fmt is None:
+        raise ValueError(f"unsupported RDF media type: {media_type}")
+    return fmt
+
+
+def _graph_node(graph: str | None) -> NamedNode | DefaultGraph:
+    return DefaultGraph() if graph is None else NamedNode(graph)
+
+
+def parse_rdf(
+    data: bytes | IO[bytes] | str,
+    media_type: str,
+    *,
+    graph: str | None = None,
+    base_iri: str | None = None,
+) -> list[Quad]:
+    """Parse a whole document into quads (into ``graph`` for triple formats).
+
+    Parsing everything before writing is what makes a failed load change nothing.
+    """
+    fmt = rdf_format(media_type)
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    if isinstance(data, bytes):
+        data = io.BytesIO(data)
+    target = _graph_node(graph)
+    try:
+        # Fresh blank nodes per document: two files that both say ``_:x`` mean two nodes.
+        quads = list(parse(data, format=fmt, base_iri=base_iri, rename_blank_nodes=True))
+    except SyntaxError as exc:
+        raise RdfSyntaxError(str(exc)) from exc
+    except (OSError, ValueError) as exc:
+        raise RdfSyntaxError(str(exc)) from exc
+    if graph is not None or not fmt.supports_datasets:
+        quads = [Quad(q.subject, q.predicate, q.object, target) if q.graph_name == DefaultGraph()
+                 else q for q in quads]
+    return quads
