@@ -1,0 +1,642 @@
+"""Query executor processes, and the store an HTTP worker uses: :class:`PooledStore`.
+
+pyoxigraph cannot interrupt a query, so a query that must be stoppable runs
+in a process of its own: each HTTP worker keeps ``settings.threads`` executor
+processes. An executor opens the newest published snapshot read-only
+(:mod:`kgraph.store.snapshots`), checks the published version before every
+request (an 8-byte memory read) and reopens when it is behind, evaluates, and
+writes the answer itself in the media type the web layer chose, sending it
+back in frames as it is produced. At the time limit the worker kills the
+executor (SIGKILL: the engine's work really stops) and starts a fresh one.
+
+Writes go to the single writer process (:mod:`kgraph.store.writer`).
+
+Wire format (a ``socketpair`` per executor, so one request at a time):
+
+* request: 4-byte little-endian length, then ``M`` + marshal data (the hot
+  path: strings and tuples only) or ``P`` + pickle (requests carrying terms);
+* answer: frames of 1 type byte, 4-byte length, payload. ``H`` kind and media
+  type, ``D`` bytes of the answer, ``P`` a pickled batch (rows, quads, values
+  for internal callers), ``X`` an error (marshal: class name, message, status),
+  ``E`` the end. A small answer is one ``send``, read by one ``recv``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import marshal
+import os
+import pickle
+import queue
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from pyoxigraph import Quad, RdfFormat, Triple, serialize
+
+from ..config import Settings
+from .base import (
+    AskResult,
+    DatasetSpec,
+    EngineCrashError,
+    GraphResult,
+    QueryResult,
+    QueryTimeoutError,
+    SelectResult,
+    SerializedResult,
+    StoreBusyError,
+    StoreError,
+)
+from .snapshots import VersionCounter, snapshot_path, snapshots_root
+from .writer import ERRORS, WriterClient, die_with_parent
+
+_LEN = struct.Struct("<I")
+_FRAME = struct.Struct("<cI")
+_RECV = 1 << 18
+#: Rows (or quads) per pickled batch for internal callers.
+BATCH = 1000
+#: Answer bytes buffered before a frame goes out (the writers yield ~64 KiB chunks).
+FLUSH = 1 << 16
+
+
+# == the executor process ===============================================================
+class _Out:
+    """Frames to the worker, coalesced so a small answer is one ``send``."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.parts: list[bytes] = []
+        self.size = 0
+
+    def frame(self, kind: bytes, payload: bytes = b"") -> None:
+        self.parts.append(_FRAME.pack(kind, len(payload)))
+        self.parts.append(payload)
+        self.size += len(payload) + 5
+        if self.size >= FLUSH:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.parts:
+            self.sock.sendall(b"".join(self.parts))
+            self.parts, self.size = [], 0
+
+    def write(self, data: bytes) -> int:
+        """File-like ``write`` (``Store.dump`` writes here)."""
+        if data:
+            self.frame(b"D", bytes(data))
+        return len(data)
+
+
+def _dataset(spec: Any) -> DatasetSpec | None:
+    if spec is None:
+        return None
+    default, named = spec
+    return DatasetSpec(None if default is None else list(default),
+                       None if named is None else list(named))
+
+
+class _Executor:
+    """The executor's state: the open snapshot and its version."""
+
+    def __init__(self, root: Path) -> None:
+        from .oxigraph import OxigraphStore
+
+        self.root = root
+        self.counter = VersionCounter(root)
+        self.open = OxigraphStore
+        self.store: Any = None
+        self.version = -1
+
+    def current(self) -> Any:
+        version = self.counter.read()
+        if version != self.version:
+            if self.store is not None:
+                self.store.close()
+            self.store = self.open(snapshot_path(self.root, version), read_only=True)
+            self.version = version
+        return self.store
+
+    def run(self, request: tuple[Any, ...], out: _Out) -> None:
+        op = request[0]
+        store = self.current()
+        if op == "q":
+            self.serialized(store, request, out)
+        elif op == "r":
+            self.rows(store, request, out)
+        elif op == "match":
+            s, p, o, graph = request[1:]
+            self.batches(store.match(s, p, o, graph), out)
+        elif op == "triples":
+            self.batches(store.triples(request[1]), out)
+        elif op == "quads":
+            self.batches(store.quads(), out)
+        elif op == "named_graphs":
+            out.frame(b"P", pickle.dumps(store.named_graphs()))
+        elif op == "contains_graph":
+            out.frame(b"P", pickle.dumps(store.contains_graph(request[1])))
+        elif op == "count":
+            graph, all_graphs = request[1:]
+            value = store.count(all_graphs=True) if all_graphs else store.count(graph)
+            out.frame(b"P", pickle.dumps(value))
+        elif op == "dump":
+            store.dump(out, request[1])
+        else:
+            raise StoreError(f"unknown executor operation {op!r}")
+        out.frame(b"E")
+
+    def serialized(self, store: Any, request: tuple[Any, ...], out: _Out) -> None:
+        from ..namespaces import PREFIXES
+        from ..sparql import results as fmt
+
+        _, sparql, dataset, base_iri, solutions_format, graph_format = request
+        result = store.query(sparql, dataset=_dataset(dataset), base_iri=base_iri)
+        if isinstance(result, GraphResult):
+            if graph_format is None:
+                raise _NotAcceptable("graph")
+            kind, media = "graph", graph_format
+            chunks: Iterator[bytes | str] = fmt.stream_rdf(
+                result.triples, graph_format, None, {**PREFIXES, **result.prefixes})
+        else:
+            kind = "boolean" if isinstance(result, AskResult) else "solutions"
+            if solutions_format is None:
+                raise _NotAcceptable(kind)
+            media = solutions_format
+            chunks = fmt.write_solutions(result, solutions_format)
+        head = f"{kind}\n{media}".encode()
+        first = True
+        for chunk in chunks:
+            data = chunk.encode("utf-8") if isinstance(chunk, str) else chunk
+            if first:  # the head goes with the first bytes: an error before them keeps its status
+                out.frame(b"H", head)
+                first = False
+            out.frame(b"D", data)
+            out.flush()
+        if first:
+            out.frame(b"H", head)
+
+    def rows(self, store: Any, request: tuple[Any, ...], out: _Out) -> None:
+        _, sparql, dataset, base_iri = request
+        result = store.query(sparql, dataset=_dataset(dataset), base_iri=base_iri)
+        if isinstance(result, AskResult):
+            out.frame(b"P", pickle.dumps(("ask", result.value)))
+            return
+        if isinstance(result, SelectResult):
+            out.frame(b"P", pickle.dumps(("select", result.variables)))
+            self.batches(result.rows, out)
+            return
+        out.frame(b"P", pickle.dumps(("graph", result.prefixes)))
+        self.batches(result.triples, out)
+
+    @staticmethod
+    def batches(items: Iterable[Any], out: _Out) -> None:
+        batch: list[Any] = []
+        for item in items:
+            batch.append(item)
+            if len(batch) >= BATCH:
+                out.frame(b"P", pickle.dumps(batch, pickle.HIGHEST_PROTOCOL))
+                batch = []
+        if batch:
+            out.frame(b"P", pickle.dumps(batch, pickle.HIGHEST_PROTOCOL))
+
+
+class _NotAcceptable(Exception):
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self.kind = kind
+
+
+def _recv_exact(sock: socket.socket, n: int) -> bytes:
+    buf = bytearray()
+    while len(buf) < n:
+        part = sock.recv(n - len(buf))
+        if not part:
+            raise EOFError
+        buf += part
+    return bytes(buf)
+
+
+def executor_main(fd: int, root: str, parent_pid: int) -> int:
+    """Entry point of an executor process: answer requests on ``fd`` until EOF."""
+    die_with_parent(parent_pid)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent decides
+    sock = socket.socket(fileno=fd)
+    executor = _Executor(Path(root))
+    out = _Out(sock)
+    while True:
+        try:
+            size = _LEN.unpack(_recv_exact(sock, 4))[0]
+            raw = _recv_exact(sock, size)
+        except (EOFError, OSError):
+            return 0
+        try:
+            request = marshal.loads(raw[1:]) if raw[:1] == b"M" else pickle.loads(raw[1:])
+            executor.run(request, out)
+        except _NotAcceptable as exc:
+            out.frame(b"X", marshal.dumps(("NotAcceptable", exc.kind, 406)))
+        except Exception as exc:  # noqa: BLE001 - every failure goes back to its request
+            out.frame(b"X", marshal.dumps((type(exc).__name__, str(exc), 0)))
+        try:
+            out.flush()
+        except OSError:
+            return 0
+
+
+# == the worker's side ==================================================================
+class _Process:
+    """One executor process, seen from the HTTP worker."""
+
+    def __init__(self, root: Path) -> None:
+        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        code = ("import sys; from kgraph.store.pool import executor_main as m; "
+                "raise SystemExit(m(int(sys.argv[1]), sys.argv[2], int(sys.argv[3])))")
+        env = {**os.environ, "PYTHONPATH": _pythonpath()}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", code, str(child.fileno()), str(root), str(os.getpid())],
+            pass_fds=(child.fileno(),), env=env, stdin=subprocess.DEVNULL)
+        child.close()
+        self.sock = parent
+        self.pid = self.proc.pid
+
+    def kill(self) -> None:
+        with contextlib.suppress(OSError):
+            self.proc.kill()
+        with contextlib.suppress(OSError):
+            self.sock.close()
+        with contextlib.suppress(Exception):
+            self.proc.wait(timeout=5)
+
+
+def _pythonpath() -> str:
+    src = str(Path(__file__).resolve().parents[2])
+    rest = os.environ.get("PYTHONPATH")
+    return src + (os.pathsep + rest if rest else "")
+
+
+class ExecutorPool:
+    """``size`` executor processes; at most ``max_queue`` callers wait for one, each at
+    most ``queue_timeout_s`` (then :class:`StoreBusyError`)."""
+
+    def __init__(self, root: Path, size: int, max_queue: int, queue_timeout_s: float) -> None:
+        self.root = root
+        self.size = max(1, size)
+        self.max_queue = max_queue
+        self.queue_timeout_s = queue_timeout_s
+        self._idle: list[_Process] = []
+        self._all: set[_Process] = set()
+        self._waiting = 0
+        self._cond = threading.Condition()
+        self._closed = False
+        # Children are started from one thread that lives as long as this process: the
+        # kernel's parent-death signal is tied to the thread that forked.
+        self._spawns: queue.SimpleQueue[int] = queue.SimpleQueue()
+        threading.Thread(target=self._spawner, name="kgraph-executor-spawner",
+                         daemon=True).start()
+        for _ in range(self.size):
+            self._spawns.put(1)
+
+    def _spawner(self) -> None:
+        while True:
+            self._spawns.get()
+            if self._closed:
+                return
+            try:
+                proc = _Process(self.root)
+            except OSError:
+                time.sleep(0.5)
+                self._spawns.put(1)
+                continue
+            with self._cond:
+                self._all.add(proc)
+                self._idle.append(proc)
+                self._cond.notify()
+
+    def acquire(self) -> _Process:
+        with self._cond:
+            if self._idle:
+                return self._idle.pop()
+            if self._waiting >= self.max_queue:
+                raise StoreBusyError(f"all {self.size} query processes are busy and "
+                                     f"{self._waiting} requests wait; retry later")
+            self._waiting += 1
+            try:
+                if not self._cond.wait_for(lambda: self._idle, self.queue_timeout_s):
+                    raise StoreBusyError(f"no query process became free within "
+                                         f"{self.queue_timeout_s:g} s; retry later")
+                return self._idle.pop()
+            finally:
+                self._waiting -= 1
+
+    def release(self, proc: _Process) -> None:
+        with self._cond:
+            self._idle.append(proc)
+            self._cond.notify()
+
+    def discard(self, proc: _Process) -> None:
+        """Kill an executor (timed out, crashed, or abandoned mid-answer) and replace it."""
+        proc.kill()
+        with self._cond:
+            self._all.discard(proc)
+        if not self._closed:
+            self._spawns.put(1)
+
+    def pids(self) -> list[int]:
+        with self._cond:
+            return [p.pid for p in self._all]
+
+    def close(self) -> None:
+        self._closed = True
+        self._spawns.put(1)
+        with self._cond:
+            procs = list(self._all)
+            self._all.clear()
+            self._idle.clear()
+        for proc in procs:
+            proc.kill()
+
+
+class _Call:
+    """One request to one executor: its frames, read against the deadline.
+
+    The executor goes back to the pool as soon as the last frame is read; an
+    answer abandoned half-way, a time limit or a crash kills it instead.
+    """
+
+    def __init__(self, pool: ExecutorPool, request: bytes, timeout_s: float | None,
+                 what: str) -> None:
+        self.pool = pool
+        self.timeout_s = timeout_s
+        self.what = what
+        self.proc: _Process | None = pool.acquire()
+        self.deadline = time.monotonic() + timeout_s if timeout_s else None
+        self.buf = b""
+        try:
+            self.proc.sock.sendall(_LEN.pack(len(request)) + request)
+        except OSError:
+            self._fail()
+            raise EngineCrashError(f"the query process ended before reading this {what}; "
+                                   "retry it") from None
+
+    def _fail(self) -> None:
+        if self.proc is not None:
+            self.pool.discard(self.proc)
+            self.proc = None
+
+    def _fill(self) -> None:
+        proc = self.proc
+        assert proc is not None
+        if self.deadline is not None:
+            remaining = self.deadline - time.monotonic()
+            if remaining <= 0:
+                self._timeout()
+            proc.sock.settimeout(remaining)
+        try:
+            data = proc.sock.recv(_RECV)
+        except TimeoutError:
+            self._timeout()
+        except OSError:
+            data = b""
+        if not data:
+            self._fail()
+            raise EngineCrashError(f"the process evaluating this {self.what} ended abnormally "
+                                   "(e.g. the engine ran out of stack); only this request "
+                                   "was lost")
+        self.buf = self.buf + data if self.buf else data
+
+    def _timeout(self) -> None:
+        self._fail()
+        raise QueryTimeoutError(f"{self.what} exceeded the {self.timeout_s:g} s time limit "
+                                "and was stopped")
+
+    def frames(self) -> Iterator[tuple[bytes, bytes]]:
+        try:
+            while True:
+                while len(self.buf) < 5:
+                    self._fill()
+                kind, size = _FRAME.unpack_from(self.buf, 0)
+                while len(self.buf) < 5 + size:
+                    self._fill()
+                payload = self.buf[5:5 + size]
+                self.buf = self.buf[5 + size:]
+                if kind == b"E":
+                    self._done()
+                    return
+                if kind == b"X":
+                    self._done()
+                    name, message, status = marshal.loads(payload)
+                    raise _error(name, message, status)
+                yield kind, payload
+        finally:
+            if self.proc is not None:  # abandoned before the end: its state is unknown
+                self._fail()
+
+    def _done(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is not None:
+            if self.deadline is not None:
+                proc.sock.settimeout(None)
+            self.pool.release(proc)
+
+
+def _error(name: str, message: str, status: int) -> Exception:
+    if name == "NotAcceptable":
+        from ..sparql.protocol import ProtocolError
+
+        kind = {"graph": "CONSTRUCT or DESCRIBE", "boolean": "ASK"}.get(message, "SELECT")
+        return ProtocolError(406, f"cannot produce an acceptable media type for a {kind} "
+                                  "answer (see the formats offered in the documentation)")
+    return ERRORS.get(name, StoreError)(message)
+
+
+def _marshal(*request: Any) -> bytes:
+    return b"M" + marshal.dumps(request)
+
+
+def _pickle(*request: Any) -> bytes:
+    return b"P" + pickle.dumps(request, pickle.HIGHEST_PROTOCOL)
+
+
+def _dataset_wire(dataset: DatasetSpec | None) -> Any:
+    if dataset is None:
+        return None
+    return (None if dataset.default_graphs is None else tuple(dataset.default_graphs),
+            None if dataset.named_graphs is None else tuple(dataset.named_graphs))
+
+
+class PooledStore:
+    """The :class:`kgraph.store.base.Store` of one HTTP worker process.
+
+    Queries run in executor processes over published snapshots; writes go to
+    the single writer process, which publishes a new snapshot before it
+    acknowledges. Every query reads the published version first, so a write
+    acknowledged here is seen by every later query in every process.
+    """
+
+    name = "oxigraph"
+    read_only = False
+
+    def __init__(self, settings: Settings, store_dir: Path, writer: WriterClient | None) -> None:
+        self.settings = settings
+        self.root = snapshots_root(store_dir)
+        self.counter = VersionCounter(self.root)
+        self.pool = ExecutorPool(self.root, settings.threads, settings.max_queue,
+                                 settings.queue_timeout_s)
+        self.writer = writer
+
+    @classmethod
+    def from_env(cls, settings: Settings) -> PooledStore:
+        """The store of a granian worker started by :mod:`kgraph.serve`."""
+        from .writer import ENV_STORE_DIR
+
+        return cls(settings, Path(os.environ[ENV_STORE_DIR]), WriterClient.from_env(settings))
+
+    def version(self) -> int:
+        """The published snapshot version (shared by every process of this server)."""
+        return self.counter.read()
+
+    def _limit(self, timeout_s: float | None) -> float | None:
+        return timeout_s if timeout_s is not None else (self.settings.query_timeout_s or None)
+
+    # -- queries ---------------------------------------------------------------------
+    def query_serialized(
+        self,
+        sparql: str,
+        *,
+        dataset: DatasetSpec | None = None,
+        base_iri: str | None = None,
+        timeout_s: float | None = None,
+        solutions_format: str | None = None,
+        graph_format: str | None = None,
+    ) -> SerializedResult:
+        """Run a query and have its executor write the answer.
+
+        ``solutions_format`` (SELECT, ASK) and ``graph_format`` (CONSTRUCT,
+        DESCRIBE) are canonical media types; ``None`` means the client accepts
+        none for that kind (:class:`~kgraph.sparql.protocol.ProtocolError` 406).
+        Errors before the first byte are raised here; after it, a time limit
+        raises :class:`QueryTimeoutError` from the chunk iterator (the response
+        is cut).
+        """
+        call = _Call(self.pool, _marshal("q", sparql, _dataset_wire(dataset), base_iri,
+                                         solutions_format, graph_format),
+                     self._limit(timeout_s), "query")
+        frames = call.frames()
+        kind, payload = next(frames)
+        assert kind == b"H"
+        kind_name, media = payload.decode().split("\n", 1)
+        first = next(frames, None)
+
+        def chunks() -> Iterator[bytes]:
+            if first is None:
+                return
+            yield first[1]
+            for _, data in frames:
+                yield data
+
+        return SerializedResult(kind_name, media, chunks())
+
+    def query(
+        self,
+        sparql: str,
+        *,
+        dataset: DatasetSpec | None = None,
+        base_iri: str | None = None,
+        timeout_s: float | None = None,
+    ) -> QueryResult:
+        """Rows of terms, for internal callers (bootstrap, reasoning, /health)."""
+        call = _Call(self.pool, _marshal("r", sparql, _dataset_wire(dataset), base_iri),
+                     self._limit(timeout_s), "query")
+        frames = call.frames()
+        _, payload = next(frames)
+        kind, value = pickle.loads(payload)
+        if kind == "ask":
+            for _ in frames:
+                pass
+            return AskResult(value)
+        items = _unbatched(frames)
+        if kind == "select":
+            return SelectResult(value, items)
+        return GraphResult(items, value)
+
+    def _read(self, request: bytes, what: str = "read") -> Iterator[Any]:
+        return _unbatched(_Call(self.pool, request, self._limit(None), what).frames())
+
+    def _value(self, request: bytes) -> Any:
+        frames = _Call(self.pool, request, self._limit(None), "read").frames()
+        _, payload = next(frames)
+        for _ in frames:
+            pass
+        return pickle.loads(payload)
+
+    def match(self, subject: Any = None, predicate: Any = None, object: Any = None,  # noqa: A002
+              graph: Any = ...) -> Iterator[Quad]:
+        return self._read(_pickle("match", subject, predicate, object, graph))
+
+    def triples(self, graph: str | None) -> Iterator[Triple]:
+        return self._read(_marshal("triples", graph))
+
+    def quads(self) -> Iterator[Quad]:
+        return self._read(_marshal("quads"))
+
+    def named_graphs(self) -> list[str]:
+        return self._value(_marshal("named_graphs"))
+
+    def contains_graph(self, graph: str) -> bool:
+        return self._value(_marshal("contains_graph", graph))
+
+    def count(self, graph: Any = None, /, *, all_graphs: bool = False) -> int:
+        return self._value(_pickle("count", graph, all_graphs))
+
+    def dump(self, output: IO[bytes], media_type: str) -> None:
+        for _, data in _Call(self.pool, _marshal("dump", media_type), None, "dump").frames():
+            output.write(data)
+
+    # -- writes ----------------------------------------------------------------------
+    def _write(self, op: str, *args: Any, timeout_s: float | None = None) -> Any:
+        if self.writer is None:
+            from .base import StoreReadOnlyError
+
+            raise StoreReadOnlyError("this store is read-only; nothing was changed")
+        return self.writer.call(op, *args, timeout_s=self._limit(timeout_s))
+
+    def update(self, sparql: str, *, base_iri: str | None = None,
+               timeout_s: float | None = None) -> None:
+        self._write("update", sparql, base_iri, timeout_s=timeout_s)
+
+    def load(self, data: bytes | IO[bytes], media_type: str, *, graph: str | None = None,
+             base_iri: str | None = None) -> int:
+        body = data if isinstance(data, bytes | bytearray) else data.read()
+        return int(self._write("load", bytes(body), media_type, graph, base_iri))
+
+    def add_quads(self, quads: Iterable[Quad]) -> None:
+        self._write("add_quads", _nquads(quads))
+
+    def replace_graph(self, graph: str | None, quads: Iterable[Quad]) -> None:
+        self._write("replace_graph", graph, _nquads(quads))
+
+    def drop_graph(self, graph: str | None) -> bool:
+        return bool(self._write("drop_graph", graph))
+
+    def close(self) -> None:
+        self.pool.close()
+        if self.writer is not None:
+            self.writer.close()
+        self.counter.close()
+
+
+def _nquads(quads: Iterable[Quad]) -> bytes:
+    return serialize(list(quads), format=RdfFormat.N_QUADS) or b""
+
+
+def _unbatched(frames: Iterator[tuple[bytes, bytes]]) -> Iterator[Any]:
+    for _, payload in frames:
+        yield from pickle.loads(payload)
+
+
+Factory = Callable[[], PooledStore]
