@@ -1,0 +1,1 @@
+"""kgraph's benchmarks: ``python -m bench run`` measures kgraph against reference endpoints."""
