@@ -71,6 +71,19 @@ def _oxigraph(path: str | Path | None, *, union_default_graph: bool = True,
 
 register("oxigraph", _oxigraph)
 
+
+def _sparql(url: str | Path | None, *, union_default_graph: bool = True,
+            **options: object) -> Store:
+    """``open_store(URL, engine="sparql", update_url=..., graph_store_url=..., profile=...)``."""
+    from .remote import RemoteStore
+
+    if url is None:
+        raise StoreError("engine 'sparql' needs the URL of a SPARQL query endpoint")
+    return RemoteStore(str(url), union_default_graph=union_default_graph, **options)  # type: ignore[arg-type]
+
+
+register("sparql", _sparql)
+
 __all__ = [
     "AskResult",
     "DatasetSpec",

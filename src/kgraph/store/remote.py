@@ -1,0 +1,1029 @@
+"""A store on any SPARQL 1.1 engine, over HTTP.
+
+Why: an engine such as Virtuoso, Fuseki, GraphDB, Stardog, Neptune or QLever can
+hold more data than one machine's embedded Oxigraph, and kgraph should run on it
+unchanged. :class:`RemoteStore` speaks the SPARQL 1.1 Protocol (queries and
+updates) and, when one is configured, the Graph Store HTTP Protocol (whole-graph
+writes), and converts every answer at its edge into the same pyoxigraph terms and
+result classes as the embedded store, so nothing above it knows which engine
+answered.
+
+Engines differ where the standards leave room; a :class:`Profile` records what
+kgraph relies on for each (sources in ``docs/engines.md``):
+
+* how a query that names no dataset sees the union of all graphs (kgraph's
+  documented view): a request parameter (Oxigraph server), a special graph IRI
+  (Fuseki, Stardog), the engine's own default (Virtuoso, GraphDB, Neptune,
+  QLever), or, for an unknown engine, one ``default-graph-uri`` per graph;
+* where kgraph's default graph lives when the engine has none of its own;
+* Virtuoso's ways: its ``nodeID://`` blank-node labels, partial "anytime"
+  answers on a timeout (``X-SQL-State``), no blank nodes in ``INSERT DATA``.
+
+``version()`` counts the writes made through this object in this process; a
+write made by another client of the engine does not change it, so kgraph's
+answer cache would not notice it (run with the cache off when others write).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import itertools
+import logging
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+from pyoxigraph import (
+    BlankNode,
+    DefaultGraph,
+    Literal,
+    NamedNode,
+    Quad,
+    QueryBoolean,
+    QueryResultsFormat,
+    RdfFormat,
+    Triple,
+    parse,
+    parse_query_results,
+    serialize,
+)
+
+from ..rdf import parse_rdf, rdf_format
+from ..sparql.lexer import engine_text, has_dataset_clause, query_prefixes, tokenize
+from .base import (
+    AskResult,
+    DatasetSpec,
+    GraphResult,
+    QueryResult,
+    QueryTimeoutError,
+    SelectResult,
+    SerializedResult,
+    SparqlEvaluationError,
+    SparqlSyntaxError,
+    StoreError,
+    StoreReadOnlyError,
+)
+
+log = logging.getLogger(__name__)
+
+SPARQL_JSON = "application/sparql-results+json"
+SPARQL_XML = "application/sparql-results+xml"
+N_TRIPLES = "application/n-triples"
+N_QUADS = "application/n-quads"
+#: Triples per request body chunk / per INSERT DATA batch of a bulk load.
+BATCH = 50_000
+_CHUNK = 1 << 16
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What kgraph relies on in one engine (see ``docs/engines.md`` for sources)."""
+
+    name: str
+    #: Fixed request parameters that make a query's default graph the union of all graphs.
+    union_params: tuple[tuple[str, str], ...] = ()
+    #: Pass one ``default-graph-uri`` per graph of the store (engines offering nothing).
+    union_rewrite: bool = False
+    #: Also pass one ``named-graph-uri`` per graph (a ``default-graph-uri`` alone would
+    #: leave ``GRAPH ?g`` with no graphs, SPARQL 1.1 Protocol 2.1.4).
+    union_named: bool = False
+    #: The IRI that names kgraph's default graph in this engine (``None``: the engine's
+    #: own default graph, which the protocol cannot name).
+    default_graph_iri: str | None = None
+    #: Whether kgraph must write its default graph's triples into ``default_graph_iri``
+    #: (the engine has no writable plain default graph).
+    default_graph_is_named: bool = False
+    #: Graphs the engine keeps for itself, hidden from ``named_graphs`` and dumps.
+    system_graphs: tuple[str, ...] = ()
+    system_graph_prefixes: tuple[str, ...] = ()
+    #: Name of the request parameter that takes a time limit in milliseconds.
+    timeout_param: str | None = None
+    #: Prefix the engine puts before blank-node labels in results (cut on the way in).
+    bnode_prefix: str | None = None
+    #: Whether ``INSERT DATA`` may contain blank nodes (else ``INSERT {...} WHERE {}``).
+    bnodes_in_insert_data: bool = True
+    #: Whether the engine's result documents are standard enough to hand on unchanged.
+    passthrough: bool = True
+    #: Graph Store Protocol: the parameter naming a graph, and the one for the default graph.
+    gsp_graph_param: str = "graph"
+    gsp_default_param: str | None = "default"
+    #: Whether an HTTP 500 answer means "your operation failed" rather than "I failed".
+    errors_500_are_evaluation: bool = False
+    #: Apply kgraph's fixes for Oxigraph's parser gaps (the same engine as the embedded store).
+    oxigraph_fixes: bool = False
+
+
+VIRTUOSO_DEFAULT_GRAPH = "urn:x-kgraph:default-graph"
+
+PROFILES: dict[str, Profile] = {
+    # Oxigraph server: `union-default-graph` request parameter; real default graph.
+    "oxigraph": Profile("oxigraph", union_params=(("union-default-graph", ""),),
+                        errors_500_are_evaluation=True, oxigraph_fixes=True),
+    # Virtuoso: the default dataset is every graph; no plain default graph (a named one
+    # is given on updates with default-graph-uri); anytime answers; nodeID:// labels.
+    "virtuoso": Profile(
+        "virtuoso", default_graph_iri=VIRTUOSO_DEFAULT_GRAPH, default_graph_is_named=True,
+        system_graphs=("http://www.w3.org/ns/ldp#", "http://localuriqaserver/sparql",
+                       "http://www.w3.org/2002/07/owl#", "virtrdf-label"),
+        system_graph_prefixes=("http://www.openlinksw.com/",),
+        timeout_param="timeout", bnode_prefix="nodeID://", bnodes_in_insert_data=False,
+        passthrough=False, gsp_graph_param="graph-uri", gsp_default_param=None,
+        errors_500_are_evaluation=True),
+    # Fuseki (TDB/TDB2): urn:x-arq:UnionGraph is the union of the named graphs; the stored
+    # default graph is not part of it, so kgraph's default graph is a named one there.
+    "fuseki": Profile("fuseki", union_params=(("default-graph-uri", "urn:x-arq:UnionGraph"),),
+                      union_named=True, default_graph_iri="urn:x-kgraph:default-graph",
+                      default_graph_is_named=True),
+    # GraphDB (RDF4J): the default graph of a query without a dataset is every graph;
+    # rdf4j:nil names the real default graph.
+    "graphdb": Profile("graphdb", default_graph_iri="http://rdf4j.org/schema/rdf4j#nil"),
+    # Stardog: tag:stardog:api:context:all is every graph; context:default the default one.
+    "stardog": Profile("stardog",
+                       union_params=(("default-graph-uri", "tag:stardog:api:context:all"),),
+                       union_named=True, default_graph_iri="tag:stardog:api:context:default"),
+    # Neptune: the default graph is the union; triples without a graph go to its fallback graph.
+    "neptune": Profile("neptune",
+                       default_graph_iri="http://aws.amazon.com/neptune/vocab/v01/DefaultNamedGraph"),
+    # QLever: a query without a dataset sees every graph; ql:default-graph names the default one.
+    "qlever": Profile("qlever",
+                      default_graph_iri="http://qlever.cs.uni-freiburg.de/builtin-functions/default-graph"),
+    # Anything else: spell the union out, one default-graph-uri per graph.
+    "generic": Profile("generic", union_rewrite=True, union_named=True,
+                       default_graph_iri="urn:x-kgraph:default-graph", default_graph_is_named=True),
+}
+
+
+def safe_url(url: str) -> str:
+    """``url`` without user information, for messages (credentials never leave kgraph)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def query_form(sparql: str) -> str:
+    """``SELECT``, ``ASK``, ``CONSTRUCT`` or ``DESCRIBE``: the first keyword after the prologue."""
+    tokens = tokenize(sparql)
+    for tok in tokens:
+        if tok.is_word("BASE"):
+            next(tokens, None)
+        elif tok.is_word("PREFIX"):
+            next(tokens, None)
+            next(tokens, None)
+        elif tok.is_word("SELECT", "ASK", "CONSTRUCT", "DESCRIBE"):
+            return tok.text.upper()
+        else:
+            break
+    raise SparqlSyntaxError("error at 1:1: expected SELECT, ASK, CONSTRUCT or DESCRIBE")
+
+
+class _Body(io.RawIOBase):
+    """A response body as a file for pyoxigraph's streaming parsers.
+
+    It enforces the whole request's deadline while the answer streams in, and cuts
+    an engine's blank-node label prefix (``<bnode>nodeID://`` -> ``<bnode>``).
+    """
+
+    def __init__(self, response: requests.Response, deadline: float | None,
+                 limit_s: float | None, replace: tuple[bytes, bytes] | None = None) -> None:
+        self._response = response
+        self._chunks = response.iter_content(_CHUNK)
+        self._deadline = deadline
+        self._limit_s = limit_s
+        self._replace = replace
+        self._pending = b""
+        self._tail = b""
+        self._eof = False
+
+    def readable(self) -> bool:
+        return True
+
+    def _fill(self) -> None:
+        while not self._pending and not self._eof:
+            if self._deadline is not None and time.monotonic() > self._deadline:
+                self._response.close()
+                raise QueryTimeoutError(f"query exceeded the {self._limit_s:g} s time limit")
+            try:
+                chunk = next(self._chunks)
+            except StopIteration:
+                self._eof = True
+                chunk = b""
+            except requests.exceptions.ConnectionError as exc:
+                if "timed out" in str(exc).lower():
+                    raise QueryTimeoutError(
+                        f"query exceeded the {self._limit_s:g} s time limit") from None
+                raise StoreError("the engine closed the connection mid-answer") from None
+            if self._replace is None:
+                self._pending = chunk
+                continue
+            old, new = self._replace
+            buf = (self._tail + chunk).replace(old, new)
+            hold = 0
+            if not self._eof:
+                for n in range(min(len(old) - 1, len(buf)), 0, -1):
+                    if old.startswith(buf[-n:]):
+                        hold = n
+                        break
+            self._pending, self._tail = (buf[:-hold], buf[-hold:]) if hold else (buf, b"")
+
+    def readinto(self, b: Any) -> int:
+        self._fill()
+        n = min(len(b), len(self._pending))
+        b[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
+
+    def close(self) -> None:
+        self._response.close()
+        super().close()
+
+
+def _nt_term(term: object, profile: Profile) -> str:
+    if isinstance(term, BlankNode) and profile.bnode_prefix:
+        return f"<{profile.bnode_prefix}{term.value}>"
+    if isinstance(term, Triple):
+        return (f"<< {_nt_term(term.subject, profile)} {_nt_term(term.predicate, profile)} "
+                f"{_nt_term(term.object, profile)} >>")
+    return str(term)
+
+
+class RemoteStore:
+    """A :class:`kgraph.store.base.Store` on a SPARQL 1.1 engine reached over HTTP."""
+
+    name = "sparql"
+
+    def __init__(
+        self,
+        query_url: str,
+        *,
+        update_url: str | None = None,
+        graph_store_url: str | None = None,
+        profile: str = "auto",
+        auth: str | None = None,
+        user: str | None = None,
+        password: str | None = None,
+        token: str | None = None,
+        read_only: bool = False,
+        union_default_graph: bool = True,
+        connect_timeout_s: float = 10.0,
+        timeout_s: float | None = 30.0,
+    ) -> None:
+        if urlsplit(query_url).scheme not in ("http", "https"):
+            raise StoreError("a remote store needs an http(s) SPARQL query endpoint URL")
+        self.query_url = query_url
+        self.update_url = update_url or query_url
+        self.graph_store_url = graph_store_url
+        self.read_only = read_only
+        self.union_default_graph = union_default_graph
+        self.connect_timeout_s = connect_timeout_s
+        #: Time limit of an operation that names none.
+        self.timeout_s = timeout_s
+        self._auth = self._make_auth(auth, user, password, token)
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._version = 0
+        self._graphs_cache: tuple[int, list[str]] | None = None
+        self._default_empty_cache: tuple[int, bool] | None = None
+        if profile != "auto" and profile not in PROFILES:
+            raise StoreError(f"unknown engine profile {profile!r}; known: auto, "
+                             + ", ".join(PROFILES))
+        self._profile: Profile | None = None if profile == "auto" else PROFILES[profile]
+
+    @classmethod
+    def from_settings(cls, settings: Any, *, read_only: bool = False) -> RemoteStore:
+        """A store on the engine that ``settings`` (``store_url`` and friends) name."""
+        if not settings.store_url:
+            raise StoreError("no remote store URL configured (KGRAPH_STORE_URL / --store URL)")
+        return cls(settings.store_url, update_url=settings.update_url,
+                   graph_store_url=settings.graph_store_url, profile=settings.store_profile,
+                   auth=settings.store_auth, user=settings.store_user,
+                   password=settings.store_password, token=settings.store_token,
+                   read_only=read_only, timeout_s=settings.query_timeout_s)
+
+    # -- plumbing -------------------------------------------------------------------
+    @staticmethod
+    def _make_auth(scheme: str | None, user: str | None, password: str | None,
+                   token: str | None) -> Callable[[requests.PreparedRequest], Any] | None:
+        if not scheme:
+            return None
+        scheme = scheme.strip().lower()
+        if scheme == "bearer":
+            if not token:
+                raise StoreError("store auth 'bearer' needs a token (KGRAPH_STORE_TOKEN)")
+            header = f"Bearer {token}"
+
+            def bearer(request: requests.PreparedRequest) -> requests.PreparedRequest:
+                request.headers["Authorization"] = header
+                return request
+
+            return bearer
+        if scheme in ("basic", "digest"):
+            if user is None or password is None:
+                raise StoreError(f"store auth '{scheme}' needs a user and a password "
+                                 "(KGRAPH_STORE_USER, KGRAPH_STORE_PASSWORD)")
+            cls = requests.auth.HTTPBasicAuth if scheme == "basic" else requests.auth.HTTPDigestAuth
+            return cls(user, password)
+        raise StoreError(f"unknown store auth scheme {scheme!r}; use basic, digest or bearer")
+
+    @property
+    def _session(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            session.auth = self._auth
+            session.headers["User-Agent"] = "kgraph (remote store)"
+            self._local.session = session
+        return session
+
+    @property
+    def profile(self) -> Profile:
+        """The engine's profile (detected on first use when configured as ``auto``)."""
+        if self._profile is None:
+            with self._lock:
+                if self._profile is None:
+                    self._profile = PROFILES[self.detect_profile()]
+        return self._profile
+
+    def detect_profile(self) -> str:
+        """Name the engine from its ``Server`` header or its URL (``generic`` when unknown)."""
+        host = (urlsplit(self.query_url).hostname or "").lower()
+        if "neptune.amazonaws.com" in host:
+            return "neptune"
+        response = self._request("POST", self.query_url, data={"query": "ASK {}"},
+                                 headers={"Accept": SPARQL_XML}, limit_s=self.connect_timeout_s)
+        server = response.headers.get("Server", "").lower()
+        response.close()
+        for needle, name in (("virtuoso", "virtuoso"), ("oxigraph", "oxigraph"),
+                             ("fuseki", "fuseki"), ("graphdb", "graphdb"),
+                             ("stardog", "stardog"), ("qlever", "qlever")):
+            if needle in server:
+                return name
+        return "generic"
+
+    def _request(self, method: str, url: str, *, limit_s: float | None, data: Any = None,
+                 params: Any = None, headers: dict[str, str] | None = None,
+                 stream: bool = False, what: str = "query") -> requests.Response:
+        read = limit_s if limit_s else None
+        try:
+            response = self._session.request(
+                method, url, data=data, params=params, headers=headers, stream=stream,
+                timeout=(self.connect_timeout_s, read))
+        except requests.exceptions.ConnectTimeout:
+            raise StoreError(f"the SPARQL engine at {safe_url(url)} is unreachable "
+                             "(connection timed out)") from None
+        except requests.exceptions.ReadTimeout:
+            raise QueryTimeoutError(f"{what} exceeded the {limit_s:g} s time limit") from None
+        except requests.exceptions.ConnectionError:
+            raise StoreError(f"the SPARQL engine at {safe_url(url)} is unreachable") from None
+        except requests.exceptions.RequestException as exc:
+            raise StoreError(f"request to the SPARQL engine at {safe_url(url)} failed: "
+                             f"{type(exc).__name__}") from None
+        if response.status_code >= 400:
+            self._raise_for(response, url, what)
+        return response
+
+    def _raise_for(self, response: requests.Response, url: str, what: str) -> None:
+        status = response.status_code
+        try:
+            text = response.text.strip()
+        finally:
+            response.close()
+        message = " ".join(text.split("SPARQL query:", 1)[0].split())[:500] or response.reason
+        where = f"the SPARQL engine at {safe_url(url)}"
+        if status in (401, 403):
+            raise StoreError(f"{where} refused the credentials kgraph sent (HTTP {status}); "
+                             "check KGRAPH_STORE_AUTH, KGRAPH_STORE_USER, KGRAPH_STORE_PASSWORD "
+                             "or KGRAPH_STORE_TOKEN")
+        if status == 404 and what == "graph":
+            raise KeyError("graph not found")
+        if status in (400, 422):
+            raise SparqlSyntaxError(message)
+        if status == 504 or (status == 503 and "timeout" in message.lower()):
+            raise QueryTimeoutError(f"{what} exceeded the engine's time limit: {message}")
+        profile = self._profile
+        if status == 500 and profile is not None and profile.errors_500_are_evaluation:
+            lowered = message.lower()
+            if profile.name == "virtuoso" and ("security" in lowered or "permission" in lowered):
+                raise StoreError(f"{where} refused the operation: {message}")
+            if profile.name == "virtuoso" and "s1t00" in lowered:
+                raise QueryTimeoutError(f"{what} exceeded the engine's time limit")
+            raise SparqlEvaluationError(message)
+        raise StoreError(f"{where} failed (HTTP {status}): {message}")
+
+    def _limit(self, timeout_s: float | None) -> float | None:
+        return timeout_s if timeout_s is not None else self.timeout_s
+
+    def _engine_params(self, limit_s: float | None) -> list[tuple[str, str]]:
+        p = self.profile
+        if p.timeout_param and limit_s:
+            return [(p.timeout_param, str(max(1, int(limit_s * 1000))))]
+        return []
+
+    # -- datasets ---------------------------------------------------------------------
+    def _dataset_params(self, sparql: str, dataset: DatasetSpec | None) -> list[tuple[str, str]]:
+        p = self.profile
+        if dataset is not None and (dataset.default_graphs is not None
+                                    or dataset.named_graphs is not None):
+            params: list[tuple[str, str]] = []
+            if dataset.default_graphs is not None:
+                defaults = list(dataset.default_graphs)
+            else:
+                defaults = [None, *self.named_graphs()]
+            for g in defaults:
+                if g is not None:
+                    params.append(("default-graph-uri", g))
+                elif p.default_graph_iri is not None:
+                    params.append(("default-graph-uri", p.default_graph_iri))
+                elif not self._default_graph_empty():
+                    raise StoreError(
+                        f"the {p.name} engine cannot name its default graph in a dataset, and "
+                        "it holds triples; keep data in named graphs")
+            named = (dataset.named_graphs if dataset.named_graphs is not None
+                     else self.named_graphs())
+            params += [("named-graph-uri", g) for g in named]
+            if not params:
+                # An empty dataset: a graph that cannot exist keeps it empty.
+                params.append(("default-graph-uri", "urn:x-kgraph:empty"))
+            return params
+        if not self.union_default_graph or has_dataset_clause(sparql):
+            return []
+        params = list(p.union_params)
+        if p.union_rewrite or p.union_named:
+            graphs = self.named_graphs()
+            if p.union_rewrite:
+                params += [("default-graph-uri", g) for g in graphs]
+                if p.default_graph_iri is not None:
+                    params.append(("default-graph-uri", p.default_graph_iri))
+                if not graphs and p.default_graph_iri is None:
+                    params.append(("default-graph-uri", "urn:x-kgraph:empty"))
+            if p.union_named:
+                params += [("named-graph-uri", g) for g in graphs]
+        return params
+
+    def _default_graph_empty(self) -> bool:
+        version = self._version
+        cached = self._default_empty_cache
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        empty = not self._ask_raw("ASK { ?s ?p ?o }")
+        self._default_empty_cache = (version, empty)
+        return empty
+
+    # -- queries ----------------------------------------------------------------------
+    def _text(self, sparql: str, base_iri: str | None) -> str:
+        if self.profile.oxigraph_fixes:
+            try:
+                sparql = engine_text(sparql)
+            except ValueError as exc:
+                raise SparqlSyntaxError(str(exc)) from exc
+        return f"BASE <{base_iri}>\n{sparql}" if base_iri else sparql
+
+    def _post_query(self, text: str, params: list[tuple[str, str]], accept: str,
+                    limit_s: float | None) -> requests.Response:
+        data = [("query", text), *params, *self._engine_params(limit_s)]
+        response = self._request("POST", self.query_url, data=data, headers={"Accept": accept},
+                                 stream=True, limit_s=limit_s)
+        state = response.headers.get("X-SQL-State", "")
+        if state:
+            # Virtuoso's "anytime" answer: partial results cut at the time limit.
+            response.close()
+            if state.upper().startswith("S1T"):
+                raise QueryTimeoutError(f"query exceeded the {limit_s or 0:g} s time limit")
+            raise SparqlEvaluationError(response.headers.get("X-SQL-Message", state)[:300])
+        return response
+
+    def _body(self, response: requests.Response, limit_s: float | None) -> _Body:
+        p = self.profile
+        replace = None
+        if p.bnode_prefix:
+            replace = (b"<bnode>" + p.bnode_prefix.encode(), b"<bnode>")
+        deadline = time.monotonic() + limit_s if limit_s else None
+        return _Body(response, deadline, limit_s, replace)
+
+    def _solutions_media(self) -> str:
+        # Virtuoso's XML is the easier to normalise (its blank nodes); JSON elsewhere.
+        return SPARQL_XML if self.profile.bnode_prefix else SPARQL_JSON
+
+    def query(
+        self,
+        sparql: str,
+        *,
+        dataset: DatasetSpec | None = None,
+        base_iri: str | None = None,
+        timeout_s: float | None = None,
+    ) -> QueryResult:
+        form = query_form(sparql)
+        limit_s = self._limit(timeout_s)
+        text = self._text(sparql, base_iri)
+        params = self._dataset_params(sparql, dataset)
+        if form in ("SELECT", "ASK"):
+            media = self._solutions_media()
+            response = self._post_query(text, params, media, limit_s)
+            parsed = self._parse_solutions(response, media, limit_s)
+            if isinstance(parsed, QueryBoolean):
+                return AskResult(bool(parsed))
+            if form == "ASK":
+                raise SparqlEvaluationError("the engine answered an ASK query with solutions")
+            return parsed
+        response = self._post_query(text, params, N_TRIPLES, limit_s)
+        return GraphResult(self._parse_triples(response, limit_s), query_prefixes(sparql))
+
+    def _parse_solutions(self, response: requests.Response, media: str,
+                         limit_s: float | None) -> SelectResult | QueryBoolean:
+        fmt = QueryResultsFormat.XML if media == SPARQL_XML else QueryResultsFormat.JSON
+        body = self._body(response, limit_s)
+        try:
+            parsed = parse_query_results(body, fmt)
+        except SyntaxError as exc:
+            body.close()
+            raise StoreError(f"the engine's answer does not parse: {exc}") from None
+        if isinstance(parsed, QueryBoolean):
+            body.close()
+            return parsed
+        variables = [v.value for v in parsed.variables]
+        return SelectResult(variables, _rows(parsed, len(variables), body))
+
+    def _parse_triples(self, response: requests.Response, limit_s: float | None) -> Iterator[Triple]:
+        body = self._body(response, limit_s)
+        try:
+            for quad in parse(body, format=RdfFormat.N_TRIPLES, lenient=True):
+                yield quad.triple
+        except SyntaxError as exc:
+            raise StoreError(f"the engine's answer does not parse: {exc}") from None
+        finally:
+            body.close()
+
+    def query_serialized(
+        self,
+        sparql: str,
+        *,
+        dataset: DatasetSpec | None = None,
+        base_iri: str | None = None,
+        timeout_s: float | None = None,
+        solutions_format: str = SPARQL_JSON,
+        graph_format: str = N_TRIPLES,
+    ) -> SerializedResult:
+        """The answer already written in the wanted media type (canonical kgraph types).
+
+        A standard engine's bytes are handed on unchanged; an engine that needs
+        normalising (Virtuoso) is parsed and written again by kgraph's writers.
+        """
+        from ..sparql.results import stream_rdf, write_solutions
+
+        form = query_form(sparql)
+        limit_s = self._limit(timeout_s)
+        text = self._text(sparql, base_iri)
+        params = self._dataset_params(sparql, dataset)
+        p = self.profile
+        if form in ("SELECT", "ASK"):
+            kind = "boolean" if form == "ASK" else "solutions"
+            if p.passthrough and solutions_format in (SPARQL_JSON, SPARQL_XML, "text/csv",
+                                                      "text/tab-separated-values"):
+                response = self._post_query(text, params, solutions_format, limit_s)
+                return SerializedResult(kind, solutions_format,
+                                        _passthrough(self._body(response, limit_s)))
+            media = self._solutions_media()
+            parsed = self._parse_solutions(self._post_query(text, params, media, limit_s),
+                                           media, limit_s)
+            result = AskResult(bool(parsed)) if isinstance(parsed, QueryBoolean) else parsed
+            chunks = (c.encode("utf-8") for c in write_solutions(result, solutions_format))
+            return SerializedResult(kind, solutions_format, chunks)
+        if p.passthrough and graph_format == N_TRIPLES:
+            response = self._post_query(text, params, N_TRIPLES, limit_s)
+            return SerializedResult("graph", N_TRIPLES, _passthrough(self._body(response, limit_s)))
+        triples = self._parse_triples(self._post_query(text, params, N_TRIPLES, limit_s), limit_s)
+        return SerializedResult("graph", graph_format,
+                                stream_rdf(triples, graph_format, prefixes=query_prefixes(sparql)))
+
+    def _ask_raw(self, text: str, params: Sequence[tuple[str, str]] = ()) -> bool:
+        media = self._solutions_media()
+        parsed = self._parse_solutions(self._post_query(text, list(params), media, self.timeout_s),
+                                       media, self.timeout_s)
+        if not isinstance(parsed, QueryBoolean):
+            raise StoreError("the engine answered an ASK query with solutions")
+        return bool(parsed)
+
+    def _select_raw(self, text: str, params: Sequence[tuple[str, str]] = ()) -> SelectResult:
+        media = self._solutions_media()
+        parsed = self._parse_solutions(self._post_query(text, list(params), media, self.timeout_s),
+                                       media, self.timeout_s)
+        if isinstance(parsed, QueryBoolean):
+            raise StoreError("the engine answered a SELECT query with a boolean")
+        return parsed
+
+    # -- updates ----------------------------------------------------------------------
+    def _writing(self) -> None:
+        if self.read_only:
+            raise StoreReadOnlyError("this store is read-only; nothing was changed")
+
+    def _wrote(self) -> None:
+        with self._lock:
+            self._version += 1
+
+    def version(self) -> int:
+        """Writes made through this store in this process (others' writes are not seen)."""
+        return self._version
+
+    def _post_update(self, text: str, limit_s: float | None) -> None:
+        data: list[tuple[str, str]] = [("update", text)]
+        p = self.profile
+        if p.default_graph_is_named and p.name == "virtuoso" and p.default_graph_iri:
+            # Virtuoso writes triples outside GRAPH {...} into the default-graph-uri graph.
+            data.append(("default-graph-uri", p.default_graph_iri))
+        data += self._engine_params(limit_s)
+        try:
+            response = self._request("POST", self.update_url, data=data, limit_s=limit_s,
+                                     what="update")
+        finally:
+            self._wrote()
+        response.close()
+
+    def update(
+        self, sparql: str, *, base_iri: str | None = None, timeout_s: float | None = None
+    ) -> None:
+        self._writing()
+        self._post_update(self._text(sparql, base_iri), self._limit(timeout_s))
+
+    def _graph_term(self, graph: object) -> str | None:
+        """``GRAPH`` IRI for a quad's graph (``None``: the engine's plain default graph)."""
+        p = self.profile
+        if isinstance(graph, DefaultGraph) or graph is None:
+            return p.default_graph_iri if p.default_graph_is_named else None
+        if isinstance(graph, NamedNode):
+            return graph.value
+        if isinstance(graph, str):
+            return graph
+        raise ValueError(f"a graph name must be an IRI, not {graph!r}")
+
+    def _data_block(self, quads: Iterable[Quad]) -> tuple[str, bool]:
+        """An INSERT/DELETE DATA body for ``quads``, and whether it holds blank nodes."""
+        by_graph: dict[str | None, list[str]] = {}
+        bnodes = False
+        for q in quads:
+            terms = (q.subject, q.predicate, q.object)
+            bnodes = bnodes or any(isinstance(t, BlankNode) for t in terms)
+            line = " ".join(_data_text(t) for t in terms) + " ."
+            by_graph.setdefault(self._graph_term(q.graph_name), []).append(line)
+        parts = []
+        for g, lines in by_graph.items():
+            body = "\n".join(lines)
+            parts.append(body if g is None else f"GRAPH <{g}> {{\n{body}\n}}")
+        return "\n".join(parts), bnodes
+
+    def _insert(self, block: str, bnodes: bool) -> str:
+        if bnodes and not self.profile.bnodes_in_insert_data:
+            return f"INSERT {{\n{block}\n}} WHERE {{}}"
+        return f"INSERT DATA {{\n{block}\n}}"
+
+    def add_quads(self, quads: Iterable[Quad]) -> None:
+        self._writing()
+        quads = list(quads)
+        if not quads:
+            return
+        graphs = {q.graph_name for q in quads}
+        if self.graph_store_url and len(graphs) == 1:
+            self._gsp_send("POST", next(iter(graphs)), quads)
+            return
+        block, bnodes = self._data_block(quads)
+        self._post_update(self._insert(block, bnodes), self.timeout_s)
+
+    def load(
+        self,
+        data: bytes | IO[bytes],
+        media_type: str,
+        *,
+        graph: str | None = None,
+        base_iri: str | None = None,
+    ) -> int:
+        self._writing()
+        quads = parse_rdf(data, media_type, graph=graph, base_iri=base_iri)
+        self.add_quads(quads)
+        return len(quads)
+
+    def replace_graph(self, graph: str | None, quads: Iterable[Quad]) -> None:
+        self._writing()
+        target = DefaultGraph() if graph is None else NamedNode(graph)
+        quads = [q if q.graph_name == target else Quad(q.subject, q.predicate, q.object, target)
+                 for q in quads]
+        if self.graph_store_url and quads:
+            self._gsp_send("PUT", target, quads)
+            return
+        # One update request: the engine applies it as one transaction where it can.
+        g = self._graph_term(target)
+        clear = "CLEAR SILENT DEFAULT" if g is None else f"CLEAR SILENT GRAPH <{g}>"
+        if not quads:
+            self._post_update(clear, self.timeout_s)
+            return
+        block, bnodes = self._data_block(quads)
+        self._post_update(f"{clear} ;\n{self._insert(block, bnodes)}", self.timeout_s)
+
+    def drop_graph(self, graph: str | None) -> bool:
+        self._writing()
+        target = DefaultGraph() if graph is None else NamedNode(graph)
+        g = self._graph_term(target)
+        pattern = "{ ?s ?p ?o }" if g is None else f"{{ GRAPH <{g}> {{ ?s ?p ?o }} }}"
+        if self.graph_store_url and g is not None:
+            try:
+                response = self._request("DELETE", self.graph_store_url,
+                                         params=self._gsp_params(target),
+                                         limit_s=self.timeout_s, what="graph")
+            except KeyError:
+                return False
+            finally:
+                self._wrote()
+            response.close()
+            return True
+        existed = self._ask_raw(f"ASK {pattern}")
+        self._post_update("CLEAR SILENT DEFAULT" if g is None else f"DROP SILENT GRAPH <{g}>",
+                          self.timeout_s)
+        return existed
+
+    # -- Graph Store Protocol -------------------------------------------------------------
+    def _gsp_params(self, graph: object) -> dict[str, str]:
+        p = self.profile
+        g = self._graph_term(graph)
+        if g is None:
+            if p.gsp_default_param is None:
+                raise StoreError(f"the {p.name} engine's Graph Store has no default graph")
+            return {p.gsp_default_param: ""}
+        return {p.gsp_graph_param: g}
+
+    def _gsp_send(self, method: str, graph: object, triples: Iterable[Quad | Triple],
+                  spool: IO[bytes] | None = None) -> None:
+        """Send a graph's triples as N-Triples (spooled to a temporary file, so memory
+        stays bounded and the engine gets a Content-Length)."""
+        assert self.graph_store_url is not None
+        p = self.profile
+        with contextlib.ExitStack() as stack:
+            if spool is None:
+                spool = stack.enter_context(tempfile.TemporaryFile())
+                _write_ntriples(spool, triples, p)
+            spool.seek(0)
+            try:
+                response = self._request(method, self.graph_store_url,
+                                         params=self._gsp_params(graph), data=spool,
+                                         headers={"Content-Type": N_TRIPLES},
+                                         limit_s=self.timeout_s, what="graph write")
+            finally:
+                self._wrote()
+            response.close()
+
+    def bulk_load(self, paths: Iterable[str | Path], *, graph: str | None = None,
+                  progress: Callable[[int], None] | None = None) -> int:
+        """Stream RDF files into the engine with bounded memory; return the quads sent.
+
+        Each file is parsed by kgraph twice: once to check all of it (a file that
+        does not parse sends nothing), once while it is spooled as N-Triples and
+        sent per graph (Graph Store POST, or INSERT DATA batches without one).
+        """
+        self._writing()
+        total = 0
+        for path in paths:
+            path = Path(path)
+            fmt = RdfFormat.from_extension(path.suffix.lstrip(".")) if path.suffix else None
+            if fmt is None:
+                raise ValueError(f"cannot tell the RDF format of {path.name} from its extension")
+            _check_parses(path, fmt)
+            target = NamedNode(graph) if graph else DefaultGraph()
+            count = 0
+            with contextlib.ExitStack() as stack:
+                spools: dict[Any, IO[bytes]] = {}
+                with path.open("rb") as fh:
+                    for batch in _batched(parse(fh, format=fmt, rename_blank_nodes=True), BATCH):
+                        if graph is not None or not fmt.supports_datasets:
+                            batch = [Quad(q.subject, q.predicate, q.object, target)
+                                     if q.graph_name == DefaultGraph() else q for q in batch]
+                        if self.graph_store_url:
+                            for g, group in itertools.groupby(batch, key=lambda q: q.graph_name):
+                                if g not in spools:
+                                    spools[g] = stack.enter_context(tempfile.TemporaryFile())
+                                _write_ntriples(spools[g], group, self.profile)
+                        else:
+                            block, bnodes = self._data_block(batch)
+                            self._post_update(self._insert(block, bnodes), self.timeout_s)
+                        count += len(batch)
+                        if progress is not None:
+                            progress(len(batch))
+                for g, spool in spools.items():
+                    self._gsp_send("POST", g, (), spool=spool)
+            total += count
+        return total
+
+    # -- reads ----------------------------------------------------------------------------
+    def _hidden(self, graph: str) -> bool:
+        p = self.profile
+        return (graph in p.system_graphs or graph == p.default_graph_iri
+                or any(graph.startswith(prefix) for prefix in p.system_graph_prefixes))
+
+    def named_graphs(self) -> list[str]:
+        version = self._version
+        cached = self._graphs_cache
+        if cached is not None and cached[0] == version:
+            return list(cached[1])
+        result = self._select_raw("SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }")
+        graphs = sorted(row[0].value for row in result.rows
+                        if isinstance(row[0], NamedNode) and not self._hidden(row[0].value))
+        self._graphs_cache = (version, graphs)
+        return list(graphs)
+
+    def contains_graph(self, graph: str) -> bool:
+        if self._hidden(graph):
+            return False
+        return self._ask_raw(f"ASK {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}")
+
+    def match(
+        self,
+        subject: object = None,
+        predicate: object = None,
+        object: object = None,  # noqa: A002 - the RDF name
+        graph: object = ...,
+    ) -> Iterator[Quad]:
+        p = self.profile
+        terms = [subject, predicate, object]
+        names = ["s", "p", "o"]
+        pattern = " ".join(f"?{n}" if t is None else _term_text(t, p) for n, t in zip(names, terms,
+                                                                                      strict=True))
+        variables = [f"?{n}" for n, t in zip(names, terms, strict=True) if t is None]
+        if graph is ...:
+            yield from self._match_default(pattern, variables, terms)
+            hidden = self._hidden_filter()
+            text = f"SELECT {' '.join(variables)} ?g WHERE {{ GRAPH ?g {{ {pattern} }} {hidden} }}"
+            for row in self._select_raw(text).rows:
+                values = iter(row)
+                filled = [next(values) if t is None else t for t in terms]
+                g = next(values)
+                yield Quad(filled[0], filled[1], filled[2], g)
+            return
+        g = self._graph_term(graph)
+        if g is None:
+            yield from self._match_default(pattern, variables, terms)
+            return
+        node = DefaultGraph() if graph is None else NamedNode(g)
+        vars_text = " ".join(variables) or "*"
+        text = f"SELECT {vars_text} WHERE {{ GRAPH <{g}> {{ {pattern} }} }}"
+        if not variables:
+            if self._ask_raw(f"ASK {{ GRAPH <{g}> {{ {pattern} }} }}"):
+                yield Quad(terms[0], terms[1], terms[2], node)
+            return
+        for row in self._select_raw(text).rows:
+            values = iter(row)
+            filled = [next(values) if t is None else t for t in terms]
+            yield Quad(filled[0], filled[1], filled[2], node)
+
+    def _match_default(self, pattern: str, variables: list[str],
+                       terms: list[object]) -> Iterator[Quad]:
+        """Quads of kgraph's default graph matching ``pattern``."""
+        p = self.profile
+        if p.default_graph_iri is not None:
+            where = f"GRAPH <{p.default_graph_iri}> {{ {pattern} }}"
+        else:
+            where = pattern  # a query without a dataset reads the engine's own default graph
+        if not variables:
+            if self._ask_raw(f"ASK {{ {where} }}"):
+                yield Quad(terms[0], terms[1], terms[2], DefaultGraph())
+            return
+        for row in self._select_raw(f"SELECT {' '.join(variables)} WHERE {{ {where} }}").rows:
+            values = iter(row)
+            filled = [next(values) if t is None else t for t in terms]
+            yield Quad(filled[0], filled[1], filled[2], DefaultGraph())
+
+    def _hidden_filter(self) -> str:
+        p = self.profile
+        hidden = [*p.system_graphs, *([p.default_graph_iri] if p.default_graph_iri else [])]
+        parts = []
+        if hidden:
+            parts.append("?g NOT IN (" + ", ".join(f"<{g}>" for g in hidden) + ")")
+        parts += [f'!STRSTARTS(STR(?g), "{prefix}")' for prefix in p.system_graph_prefixes]
+        return f"FILTER({' && '.join(parts)})" if parts else ""
+
+    def triples(self, graph: str | None) -> Iterator[Triple]:
+        for q in self.match(None, None, None, graph=graph):
+            yield q.triple
+
+    def quads(self) -> Iterator[Quad]:
+        return self.match(None, None, None, graph=...)
+
+    def count(self, graph: str | None | type[...] = None, /, *, all_graphs: bool = False) -> int:
+        """Quads in one graph (``None``: the default graph), or in all with ``all_graphs``."""
+        p = self.profile
+        if all_graphs or graph is ...:
+            named = self._select_raw(
+                f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH ?g {{ ?s ?p ?o }} {self._hidden_filter()} }}")
+            return _number(named) + self.count(None)
+        g = self._graph_term(DefaultGraph() if graph is None else NamedNode(graph))  # type: ignore[arg-type]
+        if g is None and p.default_graph_iri is None:
+            where = "?s ?p ?o"
+        else:
+            where = f"GRAPH <{g or p.default_graph_iri}> {{ ?s ?p ?o }}"
+        return _number(self._select_raw(f"SELECT (COUNT(*) AS ?n) WHERE {{ {where} }}"))
+
+    def dump(self, output: IO[bytes], media_type: str) -> None:
+        from ..sparql.results import stream_rdf
+
+        fmt = rdf_format(media_type)
+        if not fmt.supports_datasets:
+            raise ValueError(f"{media_type} cannot hold named graphs; use N-Quads or TriG")
+        for chunk in stream_rdf(self.quads(), fmt.media_type):
+            output.write(chunk)
+
+    def verify_union_default_graph(self) -> bool:
+        """Probe: is a triple of some named graph seen by a query that names no dataset?
+
+        ``True`` when the store holds no named graph (nothing to check).
+        """
+        for row in self._select_raw(
+                f"SELECT ?s ?p ?o WHERE {{ GRAPH ?g {{ ?s ?p ?o }} {self._hidden_filter()} "
+                "FILTER(!isBlank(?s) && !isBlank(?o)) } LIMIT 1").rows:
+            s, p_, o = row
+            probe = f"ASK {{ {_term_text(s, self.profile)} {p_} {_term_text(o, self.profile)} }}"
+            result = self.query(probe)
+            return isinstance(result, AskResult) and result.value
+        return True
+
+    def close(self) -> None:
+        session = getattr(self._local, "session", None)
+        if session is not None:
+            session.close()
+            self._local.session = None
+
+
+# -- helpers ----------------------------------------------------------------------------
+def _term_text(term: object, profile: Profile) -> str:
+    if isinstance(term, BlankNode):
+        if not profile.bnode_prefix:
+            raise ValueError(f"the {profile.name} engine cannot address a blank node "
+                             "from an earlier answer")
+        return f"<{profile.bnode_prefix}{term.value}>"
+    if isinstance(term, NamedNode | Literal):
+        return str(term)
+    if isinstance(term, Triple):
+        return _nt_term(term, profile)
+    raise ValueError(f"not an RDF term: {term!r}")
+
+
+def _data_text(term: object) -> str:
+    """A term in INSERT DATA: blank nodes as ``_:label``, fresh and shared within a request."""
+    if isinstance(term, Triple):
+        return f"<< {_data_text(term.subject)} {_data_text(term.predicate)} {_data_text(term.object)} >>"
+    return str(term)
+
+
+def _rows(solutions: Any, width: int, body: _Body) -> Iterator[tuple[Any, ...]]:
+    try:
+        for solution in solutions:
+            yield tuple(solution[i] for i in range(width))
+    except SyntaxError as exc:
+        raise StoreError(f"the engine's answer does not parse: {exc}") from None
+    finally:
+        body.close()
+
+
+def _passthrough(body: _Body) -> Iterator[bytes]:
+    try:
+        while True:
+            chunk = body.read(_CHUNK)
+            if not chunk:
+                return
+            yield chunk
+    finally:
+        body.close()
+
+
+def _number(result: SelectResult) -> int:
+    for row in result.rows:
+        term = row[0]
+        return int(term.value) if isinstance(term, Literal) else 0
+    return 0
+
+
+def _batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    it = iter(items)
+    while batch := list(itertools.islice(it, size)):
+        yield batch
+
+
+def _write_ntriples(out: IO[bytes], items: Iterable[Quad | Triple], profile: Profile) -> None:
+    """Write triples as N-Triples in batches (blank nodes in the engine's own notation)."""
+    for batch in _batched(items, BATCH):
+        # Blank nodes in a Graph Store body are fresh per request, consistent within it.
+        triples = [i.triple if isinstance(i, Quad) else i for i in batch]
+        out.write(serialize(triples, format=RdfFormat.N_TRIPLES) or b"")
+
+
+def _check_parses(path: Path, fmt: RdfFormat) -> None:
+    from .base import RdfSyntaxError
+
+    try:
+        with path.open("rb") as fh:
+            for _ in parse(fh, format=fmt):
+                pass
+    except (SyntaxError, ValueError) as exc:
+        raise RdfSyntaxError(f"{path.name}: {exc}") from None
