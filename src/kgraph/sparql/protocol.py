@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from ..config import Settings
 from ..namespaces import GRAPH_INFERRED
-from ..store.base import DatasetSpec, QueryResult, Store
+from ..store.base import DatasetSpec, QueryResult, SerializedResult, Store
 from .lexer import DatasetConflictError, has_dataset_clause, inject_using
 from .relay import ServiceRelay
 
@@ -196,9 +196,24 @@ class Endpoint:
             return DatasetSpec([None, *asserted], asserted)
         return None
 
+    def prepare(self, op: QueryOperation) -> tuple[str, DatasetSpec | None]:
+        """The text the engine runs (SERVICE calls routed) and the dataset it runs on."""
+        return self._services(op.query), self.dataset_for(op)
+
     def query(self, op: QueryOperation) -> QueryResult:
-        text = self._services(op.query)
-        return self.store.query(text, dataset=self.dataset_for(op))
+        text, dataset = self.prepare(op)
+        return self.store.query(text, dataset=dataset, timeout_s=self.settings.query_timeout_s)
+
+    def query_serialized(
+        self, op: QueryOperation, solutions_format: str, graph_format: str
+    ) -> SerializedResult:
+        """Run ``op`` on a store that writes answers itself (worker processes, a remote engine):
+        SELECT/ASK answers come back in ``solutions_format``, CONSTRUCT/DESCRIBE ones in
+        ``graph_format`` (canonical media types)."""
+        text, dataset = self.prepare(op)
+        return self.store.query_serialized(  # type: ignore[attr-defined]
+            text, dataset=dataset, base_iri=None, timeout_s=self.settings.query_timeout_s,
+            solutions_format=solutions_format, graph_format=graph_format)
 
     def update(self, op: UpdateOperation) -> None:
         try:

@@ -79,6 +79,29 @@ def by_name(formats: list[ResultFormat], name: str) -> str | None:
 Deadline = Callable[[], None]
 
 
+class ResultTooLargeError(ValueError):
+    """An answer has more rows (SELECT) or triples (CONSTRUCT/DESCRIBE) than the endpoint's
+    cap: refused before the first byte when it is found out in time, else cut off (the
+    connection is closed, so no client mistakes it for a whole answer)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"the answer has more than {limit:,} rows or triples, this endpoint's limit; "
+            "narrow the query or page through it with LIMIT and OFFSET")
+        self.limit = limit
+
+
+def capped(items: Iterable[object], limit: int | None) -> Iterator[object]:
+    """``items``, raising :class:`ResultTooLargeError` at item ``limit + 1``."""
+    if not limit:
+        yield from items
+        return
+    for n, item in enumerate(items, 1):
+        if n > limit:
+            raise ResultTooLargeError(limit)
+        yield item
+
+
 def deadline_checker(timeout_s: float | None) -> Deadline:
     """A callable that raises :class:`QueryTimeoutError` once ``timeout_s`` has passed."""
     if not timeout_s:

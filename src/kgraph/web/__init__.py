@@ -4,20 +4,31 @@
 the app; views find both on ``current_app.extensions['kgraph']``. Blueprints
 are listed in :data:`BLUEPRINTS` so that a feature adds its views with one
 line here.
+
+Every request gets a request id (``X-Request-Id``, echoed on the response) and
+one access log line when its response has been sent; bodies and queries are
+held to the configured limits before anything is parsed.
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
+import threading
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from flask import Flask, g, request
 
 from ..config import Settings
-from ..sparql.protocol import Endpoint
+from ..sparql.protocol import Endpoint, ProtocolError
 from ..store import Store, open_store
+from .cache import AnswerCache
 from .errors import register_error_handlers
+from .limits import Gate, Slot
+from .logs import loggable_path, request_id
 
 #: ``module:attribute`` of every blueprint the app serves.
 BLUEPRINTS = [
@@ -32,12 +43,47 @@ log = logging.getLogger("kgraph.http")
 
 
 class KGraph:
-    """What the views need: the store, the settings and the protocol endpoint."""
+    """What the views need: the store, the settings, the protocol endpoint, the answer
+    cache and the evaluation gate."""
 
     def __init__(self, store: Store, settings: Settings) -> None:
         self.store = store
         self.settings = settings
         self.endpoint = Endpoint(store, settings)
+        #: Whether the store writes answers itself (``query_serialized``).
+        self.serialized = callable(getattr(store, "query_serialized", None))
+        #: Part of every cache key: distinct for every app and store, also after a restart.
+        self.store_id = f"{store.name}:{uuid.uuid4().hex}"
+        self.cache = AnswerCache(settings.cache_entries, settings.cache_max_bytes)
+        self.gate = Gate(settings.threads, settings.max_queue, settings.queue_timeout_s)
+        #: Bumped when a write through this app ends (success or not): with the store's
+        #: version, it keeps an answer computed during a write from outliving it.
+        self.epoch = 0
+        self._epoch_lock = threading.Lock()
+        max_age = settings.cache_max_age_s
+        self._cache_control = f"public, max-age={max_age}" if max_age > 0 else "no-cache"
+
+    def cache_headers(self, etag: str | None) -> dict[str, str]:
+        """Validator and caching headers of a query answer (also of its 304)."""
+        if etag is None:
+            return {"Vary": "Accept", "Cache-Control": "no-store"}
+        return {"ETag": etag, "Vary": "Accept", "Cache-Control": self._cache_control}
+
+    def enter(self) -> Slot:
+        """An evaluation slot for a read (see :class:`~kgraph.web.limits.Gate`)."""
+        return self.gate.enter()
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold a slot for a write; when it ends, no answer computed before it is served."""
+        slot = self.gate.enter()
+        try:
+            yield
+        finally:
+            with self._epoch_lock:
+                self.epoch += 1
+            self.cache.clear()
+            slot.release()
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> Flask:
@@ -54,36 +100,62 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         app.register_blueprint(getattr(importlib.import_module(module), attr))
     register_error_handlers(app)
     _install_request_hooks(app, settings)
+    if settings.allow_update and not settings.token:
+        log.warning("updates are enabled but no token is configured (KGRAPH_TOKEN): every "
+                    "write will be refused")
     return app
 
 
 def _install_request_hooks(app: Flask, settings: Settings) -> None:
-    @app.before_request
-    def _start_timer() -> None:
-        g.kgraph_started = time.perf_counter()
-
+    max_body = settings.max_body_bytes
     cors = [
         ("Access-Control-Allow-Origin", settings.cors_origins),
         ("Access-Control-Allow-Methods", "GET, HEAD, POST, PUT, DELETE, OPTIONS"),
-        ("Access-Control-Allow-Headers", "Accept, Authorization, Content-Type"),
-        ("Access-Control-Expose-Headers", "Content-Type, Location"),
+        ("Access-Control-Allow-Headers", "Accept, Authorization, Content-Type, If-None-Match, "
+                                         "X-Request-Id"),
+        ("Access-Control-Expose-Headers", "Content-Type, Location, ETag, X-Request-Id"),
         ("Access-Control-Max-Age", "600"),
-    ]
+    ] if settings.cors_origins else []
+    @app.before_request
+    def _start() -> None:
+        environ = request.environ
+        g.kgraph_started = time.perf_counter()
+        g.kgraph_request_id = request_id(environ.get("HTTP_X_REQUEST_ID"))
+        g.kgraph_meter = [None]
+        declared = environ.get("CONTENT_LENGTH")
+        if declared:
+            declared = declared.strip()
+            if not declared.isdigit() or not declared.isascii():
+                raise ProtocolError(400, "Content-Length must be a non-negative integer")
+            if max_body and int(declared) > max_body:
+                raise ProtocolError(413, f"the request body is {int(declared):,} bytes; this "
+                                         f"endpoint accepts at most {max_body:,} bytes")
 
     @app.after_request
-    def _cors_and_log(response):  # type: ignore[no-untyped-def]
-        if settings.cors_origins:
+    def _finish(response):  # type: ignore[no-untyped-def]
+        headers = response.headers
+        rid = g.get("kgraph_request_id") or request_id(None)
+        headers.add("X-Request-Id", rid)
+        if cors:
             for name, value in cors:
-                response.headers.set(name, value)
-            response.vary.add("Origin")
-        started = g.get("kgraph_started", time.perf_counter())
-        query = request.query_string.decode("latin-1")  # as sent: cheaper than full_path
+                headers.add(name, value)
+            vary = headers.get("Vary")
+            headers["Vary"] = f"{vary}, Origin" if vary else "Origin"
+        if not log.isEnabledFor(logging.INFO):
+            return response
+        started = g.get("kgraph_started") or time.perf_counter()
         method, status = request.method, response.status_code
-        path = f"{request.path}?{query}" if query else request.path
+        path = loggable_path(request.path, request.query_string)
+        error = g.get("kgraph_error")
+        meter = g.get("kgraph_meter") or [None]
+        length = response.content_length
 
         def _log() -> None:
-            ms = (time.perf_counter() - started) * 1000
-            log.info("%s %s %s %.1fms", method, path, status, ms)
+            ms = round((time.perf_counter() - started) * 1000, 2)
+            size = length if length is not None else meter[0]
+            log.info("%s %s %s %.1fms", method, path, status, ms, extra={
+                "request_id": rid, "method": method, "path": path, "status": status, "ms": ms,
+                "bytes": size, "error": error})
 
         response.call_on_close(_log)
         return response

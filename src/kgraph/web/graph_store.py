@@ -18,6 +18,7 @@ from ..rdf import parse_rdf
 from ..sparql import results as fmt
 from ..sparql.protocol import ProtocolError, is_absolute_iri
 from .auth import require_write_access
+from .limits import hold_until_sent
 from .responses import choose, rdf_content_type, stream_response
 
 bp = Blueprint("graph_store", __name__)
@@ -74,17 +75,32 @@ def graph_store() -> Response:
     whole, graph = _target()
 
     if method in ("GET", "HEAD"):
-        if whole:
-            media, canonical = choose(DATASET_FORMATS)
-            return stream_response(fmt.stream_rdf(store.quads(), canonical, prefixes=PREFIXES),
-                                   rdf_content_type(media))
-        if graph is not None and not store.contains_graph(graph):
-            raise ProtocolError(404, f"no graph named <{graph}>")
-        media, canonical = choose(fmt.GRAPH_FORMATS)
-        return stream_response(fmt.stream_rdf(store.triples(graph), canonical, prefixes=PREFIXES),
-                               rdf_content_type(media))
+        slot = kg.enter()
+        try:
+            response = _read(store, whole, graph)
+        except BaseException:
+            slot.release()
+            raise
+        return hold_until_sent(response, slot, method == "HEAD")
 
     require_write_access(kg.settings)
+    with kg.writing():
+        return _write(store, method, whole, graph)
+
+
+def _read(store, whole: bool, graph: str | None) -> Response:  # type: ignore[no-untyped-def]
+    if whole:
+        media, canonical = choose(DATASET_FORMATS)
+        return stream_response(fmt.stream_rdf(store.quads(), canonical, prefixes=PREFIXES),
+                               rdf_content_type(media))
+    if graph is not None and not store.contains_graph(graph):
+        raise ProtocolError(404, f"no graph named <{graph}>")
+    media, canonical = choose(fmt.GRAPH_FORMATS)
+    return stream_response(fmt.stream_rdf(store.triples(graph), canonical, prefixes=PREFIXES),
+                           rdf_content_type(media))
+
+
+def _write(store, method: str, whole: bool, graph: str | None) -> Response:  # type: ignore[no-untyped-def]
     if method == "PUT":
         if whole:
             raise ProtocolError(400, "PUT needs ?graph=IRI or ?default")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 from flask import Blueprint, Response, current_app, jsonify, redirect, url_for
@@ -10,6 +11,7 @@ from .. import __version__
 from ..store.base import AskResult
 
 bp = Blueprint("meta", __name__)
+log = logging.getLogger("kgraph.http")
 
 
 @bp.get("/")
@@ -26,13 +28,17 @@ def health() -> Response:
         ok = isinstance(answer, AskResult)
         graphs = kg.store.named_graphs()
     except Exception as exc:  # noqa: BLE001 - health reports any failure as 503
-        body = jsonify(status="unavailable", error=str(exc), version=__version__)
+        log.warning("health check failed: %s", exc, extra={"error": type(exc).__name__})
+        body = jsonify(status="unavailable", error=type(exc).__name__, version=__version__)
         body.status_code = 503
+        body.headers["Retry-After"] = "5"
         return body
     return jsonify(
         status="ok" if ok else "degraded",
         version=__version__,
-        store=str(kg.settings.store_path) if kg.settings.store_path else "memory",
+        # the engine and whether it persists, never a file path
+        store=kg.store.name,
+        persistent=kg.settings.store_path is not None or kg.settings.store_url is not None,
         graphs=len(graphs),
         empty=not answer.value,
         updates=kg.settings.allow_update,

@@ -13,11 +13,13 @@ from pathlib import Path
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
 from ..sparql.protocol import ProtocolError, QueryOperation, is_absolute_iri
-from .responses import result_response
+from .responses import answer_query
 
 bp = Blueprint("named_queries", __name__)
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_TRUE = ("true", "1", "yes", "on")
+_FALSE = ("false", "0", "no", "off")
 
 
 def query_files(folder: Path) -> dict[str, Path]:
@@ -59,7 +61,10 @@ def run_query(name: str) -> Response:
     path = query_files(kg.settings.queries_dir).get(name)
     if path is None:
         raise ProtocolError(404, f"no named query {name!r}; see /queries")
-    inference = request.args.get("inference", "true").lower() not in ("false", "0", "no", "off")
+    value = request.args.get("inference", "true").lower()
+    if value not in _TRUE + _FALSE:
+        raise ProtocolError(400, f"'inference' must be true or false, got {value[:50]!r}")
+    inference = value in _TRUE
     for key in ("default-graph-uri", "named-graph-uri"):
         for iri in request.args.getlist(key):
             if not is_absolute_iri(iri):
@@ -70,5 +75,4 @@ def run_query(name: str) -> Response:
         tuple(request.args.getlist("named-graph-uri")),
         inference,
     )
-    result = kg.endpoint.query(op)
-    return result_response(result, kg.settings.query_timeout_s)
+    return answer_query(kg, op)

@@ -1,57 +1,79 @@
-"""Turning query results into HTTP responses by content negotiation."""
+"""Turning queries and their results into HTTP responses.
+
+:func:`answer_query` is the one path from a query operation to its answer: content
+negotiation for both kinds of answer up front, the answer cache and its ETags,
+the evaluation gate, the result-size cap, and streaming. A store that writes
+answers itself (``query_serialized``: worker processes, a remote engine) gets
+both negotiated formats and its bytes are streamed as they come; any other store
+returns terms, serialized here.
+"""
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING
 
-from flask import Response, request
+from flask import Response, g, request
 
 from ..namespaces import PREFIXES
 from ..sparql import results as fmt
 from ..sparql.conneg import negotiate
-from ..sparql.protocol import ProtocolError
-from ..store.base import AskResult, GraphResult, QueryResult
+from ..sparql.protocol import ProtocolError, QueryOperation
+from ..store.base import GraphResult, SelectResult
+from .cache import CachedAnswer, answer_key, etag_matches
+from .limits import check_text_size, hold_until_sent
+
+if TYPE_CHECKING:
+    from . import KGraph
+
+log = logging.getLogger("kgraph.http")
+
+Choice = tuple[str, str]  # (response media type, canonical media type)
+
+_SHOWN = 200  # longest client-supplied value echoed in an error message
 
 
-def choose(formats: list[fmt.ResultFormat]) -> tuple[str, str]:
+def _shown(value: str | None) -> str:
+    if value is None or len(value) <= _SHOWN:
+        return repr(value)
+    return repr(value[:_SHOWN]) + f"... ({len(value)} characters)"
+
+
+def choose(formats: list[fmt.ResultFormat]) -> Choice:
     """Pick ``(response media type, canonical media type)`` for this request.
 
     A ``format`` parameter (short name or media type) wins over Accept; 406
     when neither can be met.
     """
-    name = request.values.get("format")
+    name = request.args.get("format")
+    if name is None and request.method == "POST":
+        name = request.form.get("format")
     if name:
         chosen = fmt.by_name(formats, name)
         if chosen is None:
             names = ", ".join(n for f in formats for n in f.names[:1])
-            raise ProtocolError(406, f"unknown or inapplicable format {name!r}; choose one of: {names}")
+            raise ProtocolError(406, f"unknown or inapplicable format {_shown(name)}; "
+                                     f"choose one of: {names}")
         return chosen, chosen
-    accept = request.headers.get("Accept")
+    accept = request.environ.get("HTTP_ACCEPT")
     chosen = negotiate(accept, fmt.offered(formats))
     if chosen is None:
         offered = ", ".join(f.media_type for f in formats)
-        raise ProtocolError(406, f"cannot produce any type in Accept: {accept!r}; offered: {offered}")
+        raise ProtocolError(406, f"cannot produce any type in Accept: {_shown(accept)}; "
+                                 f"offered: {offered}")
     return chosen, fmt.canonical(formats, chosen)
 
 
-def result_response(result: QueryResult, timeout_s: float | None) -> Response:
-    """Serialize a query result for the client; errors before the first byte keep their status.
+def _attempt(formats: list[fmt.ResultFormat]) -> Choice | ProtocolError:
+    try:
+        return choose(formats)
+    except ProtocolError as exc:
+        return exc
 
-    HEAD requests get the same response, and werkzeug leaves the body out.
-    """
-    check = fmt.deadline_checker(timeout_s)
-    if isinstance(result, GraphResult):
-        media, canonical = choose(fmt.GRAPH_FORMATS)
-        prefixes = {**PREFIXES, **result.prefixes}
-        return stream_response(fmt.stream_rdf(result.triples, canonical, check, prefixes),
-                               rdf_content_type(media))
-    media, canonical = choose(fmt.SOLUTION_FORMATS)
-    content_type = media + "; charset=utf-8"
-    chunks = fmt.write_solutions(result, canonical, check)
-    if isinstance(result, AskResult):
-        return Response(next(chunks, ""), content_type=content_type, headers=_vary())
-    return stream_response(chunks, content_type)
+
+def _solutions_type(media: str) -> str:
+    return media + "; charset=utf-8"
 
 
 def rdf_content_type(media: str) -> str:
@@ -59,20 +81,169 @@ def rdf_content_type(media: str) -> str:
     return media + "; charset=utf-8" if media.startswith("text/") else media
 
 
-def stream_response(chunks: Iterator[str] | Iterator[bytes], content_type: str) -> Response:
+def answer_query(kg: KGraph, op: QueryOperation) -> Response:
+    """The response to a query: from the cache, a 304, or evaluated (streamed when large)."""
+    settings = kg.settings
+    check_text_size(op.query, settings, "query")
+    solutions, graph = _attempt(fmt.SOLUTION_FORMATS), _attempt(fmt.GRAPH_FORMATS)
+    if isinstance(solutions, ProtocolError) and isinstance(graph, ProtocolError):
+        raise ProtocolError(406, f"{solutions.message} (for SELECT and ASK); "
+                                 f"{graph.message} (for CONSTRUCT and DESCRIBE)")
+    media = (None if isinstance(solutions, ProtocolError) else solutions[0],
+             None if isinstance(graph, ProtocolError) else graph[0])
+    store = kg.store
+    version, epoch = store.version(), kg.epoch
+    key, etag = answer_key(kg.store_id, version, epoch, op.query, op.default_graph_uri,
+                           op.named_graph_uri, op.inference, media)
+    headers = kg.cache_headers(etag)
+    method = request.method
+    if etag_matches(request.environ.get("HTTP_IF_NONE_MATCH"), etag):
+        if method in ("GET", "HEAD"):
+            return Response(status=304, headers=headers)
+        # RFC 9110 §13.1.2: other methods answer 412 when the precondition fails
+        raise ProtocolError(412, "If-None-Match names the current answer; revalidate with GET",
+                            headers)
+    cache = kg.cache
+    if cache.enabled:
+        hit = cache.get(key)
+        if hit is not None:
+            return Response(hit.body, content_type=hit.content_type, headers=headers)
+    slot = kg.gate.enter()
+    try:
+        content_type, chunks = _evaluate(kg, op, solutions, graph)
+
+        def stable() -> bool:
+            return store.version() == version and kg.epoch == epoch
+
+        def keep(body: bytes) -> None:
+            if stable():
+                cache.put(key, CachedAnswer(content_type, body))
+
+        first = _bytes(next(chunks, b""))
+        second = next(chunks, None)
+        if not stable():  # a write landed meanwhile: this answer gets no ETag and is not kept
+            headers = kg.cache_headers(None)
+        if second is None:
+            if cache.enabled:
+                keep(first)
+            response = Response(first, content_type=content_type, headers=headers)
+        else:
+            limit = cache.max_bytes if cache.enabled and "ETag" in headers else 0
+            body = _stream([first, _bytes(second)], chunks, keep if limit else None, limit)
+            response = Response(body, content_type=content_type, headers=headers)
+    except BaseException:
+        slot.release()
+        raise
+    return hold_until_sent(response, slot, method == "HEAD")
+
+
+def _evaluate(
+    kg: KGraph, op: QueryOperation, solutions: Choice | ProtocolError,
+    graph: Choice | ProtocolError,
+) -> tuple[str, Iterator[str] | Iterator[bytes]]:
+    """``(Content-Type, chunks)`` of the answer; 406 when its kind has no acceptable type."""
+    settings = kg.settings
+    if kg.serialized:
+        answer = kg.endpoint.query_serialized(
+            op,
+            fmt.SOLUTION_FORMATS[0].media_type if isinstance(solutions, ProtocolError)
+            else solutions[1],
+            fmt.GRAPH_FORMATS[0].media_type if isinstance(graph, ProtocolError) else graph[1],
+        )
+        chosen = graph if answer.kind == "graph" else solutions
+        if isinstance(chosen, ProtocolError):
+            close = getattr(answer.chunks, "close", None)
+            if close is not None:
+                close()
+            raise chosen
+        content_type = (rdf_content_type(chosen[0]) if answer.kind == "graph"
+                        else _solutions_type(chosen[0]))
+        return content_type, iter(answer.chunks)
+    result = kg.endpoint.query(op)
+    check = fmt.deadline_checker(settings.query_timeout_s)
+    cap = settings.max_result_rows
+    if isinstance(result, GraphResult):
+        if isinstance(graph, ProtocolError):
+            raise graph
+        prefixes = {**PREFIXES, **result.prefixes}
+        triples = fmt.capped(result.triples, cap)
+        return rdf_content_type(graph[0]), fmt.stream_rdf(triples, graph[1], check, prefixes)  # type: ignore[arg-type]
+    if isinstance(solutions, ProtocolError):
+        raise solutions
+    if isinstance(result, SelectResult):
+        result = SelectResult(result.variables, fmt.capped(result.rows, cap))  # type: ignore[arg-type]
+    return _solutions_type(solutions[0]), fmt.write_solutions(result, solutions[1], check)
+
+
+def _bytes(chunk: str | bytes) -> bytes:
+    return chunk.encode("utf-8") if isinstance(chunk, str) else chunk
+
+
+def _stream(
+    head: list[bytes], rest: Iterable[str] | Iterable[bytes],
+    keep: Callable[[bytes], None] | None, limit: int,
+) -> Iterator[bytes]:
+    """The chunks of a streamed answer; a complete one of at most ``limit`` bytes is handed to
+    ``keep``. An error after the first byte is logged and re-raised, so the server closes the
+    connection and the client cannot take the cut answer for a whole one."""
+    # captured now: the generator runs after the request context is gone
+    meter = g.get("kgraph_meter")
+    rid = g.get("kgraph_request_id")
+    method, path = request.method, request.path
+
+    def body() -> Iterator[bytes]:
+        kept: list[bytes] | None = [] if keep is not None else None
+        size = 0
+        try:
+            for chunk in _chain(head, rest):
+                size += len(chunk)
+                if kept is not None:
+                    if size > limit:
+                        kept = None
+                    else:
+                        kept.append(chunk)
+                yield chunk
+        except Exception as exc:
+            log.warning("answer cut off after %d bytes (connection closed): %s", size, exc,
+                        extra={"request_id": rid, "method": method, "path": path, "bytes": size,
+                               "error": type(exc).__name__})
+            raise
+        finally:
+            if meter is not None:
+                meter[0] = size
+        if kept is not None and keep is not None:
+            keep(b"".join(kept))
+
+    return body()
+
+
+def _chain(head: list[bytes], rest: Iterable[str] | Iterable[bytes]) -> Iterator[bytes]:
+    yield from head
+    for chunk in rest:
+        yield chunk.encode("utf-8") if isinstance(chunk, str) else chunk
+
+
+def stream_response(chunks: Iterator[str] | Iterator[bytes], content_type: str,
+                    headers: dict[str, str] | None = None) -> Response:
     """A response from serialized chunks; errors before the first byte keep their status.
 
     The first chunk is produced now, so an evaluation error or a timeout still
     gets its own status. An answer that fits in one chunk goes out whole, with a
     Content-Length; a longer one streams (chunked transfer encoding).
     """
-    first = next(chunks, b"")
+    headers = headers or {"Vary": "Accept"}
+    first = _bytes(next(chunks, b""))
     second = next(chunks, None)
     if second is None:
-        return Response(first, content_type=content_type, headers=_vary())
-    stream = itertools.chain([first, second], chunks)
-    return Response(stream, content_type=content_type, headers=_vary())
+        return Response(first, content_type=content_type, headers=headers)
+    return Response(_stream([first, _bytes(second)], chunks, None, 0),
+                    content_type=content_type, headers=headers)
 
 
-def _vary() -> dict[str, str]:
-    return {"Vary": "Accept"}
+def result_response(result: GraphResult, timeout_s: float | None) -> Response:
+    """Serialize an RDF graph made by the server (the service description) for the client."""
+    check = fmt.deadline_checker(timeout_s)
+    media, canonical = choose(fmt.GRAPH_FORMATS)
+    prefixes = {**PREFIXES, **result.prefixes}
+    return stream_response(fmt.stream_rdf(result.triples, canonical, check, prefixes),
+                           rdf_content_type(media))

@@ -7,39 +7,64 @@ from werkzeug.datastructures import MultiDict
 
 from ..sparql import results as fmt
 from ..sparql.conneg import accepts_html, negotiate
-from ..sparql.protocol import ALLOW, FORM, QueryOperation, parse_request, require_utf8_params
+from ..sparql.protocol import (
+    ALLOW,
+    FORM,
+    QUERY_TYPE,
+    UPDATE_TYPE,
+    QueryOperation,
+    parse_request,
+    require_utf8_params,
+)
 from ..sparql.service_description import SD_PREFIXES, describe
 from ..store.base import GraphResult
 from .auth import require_write_access
-from .responses import result_response
+from .limits import check_declared_length, check_text_size
+from .responses import answer_query, result_response
 
 bp = Blueprint("sparql", __name__)
+
+#: Slack for the other parameters of a form around its query or update text.
+FORM_SLACK = 64 * 1024
 
 
 @bp.route("/sparql", methods=["GET", "HEAD", "POST", "OPTIONS", "PUT", "DELETE", "PATCH"])
 def sparql() -> Response:
     kg = current_app.extensions["kgraph"]
-    if request.method == "OPTIONS":
+    method = request.method
+    if method == "OPTIONS":
         return Response(status=204, headers={"Allow": ALLOW})
-    is_form = request.mimetype == FORM
+    settings = kg.settings
+    mimetype = request.mimetype
+    is_form = mimetype == FORM
+    limit = settings.max_query_bytes
+    if limit and len(request.query_string) > 3 * limit + FORM_SLACK:
+        check_declared_length(len(request.query_string), 3 * limit + FORM_SLACK, "query string")
+    if method == "POST" and limit:
+        # the body is (nearly) all query or update text: refuse a long one before reading it
+        if is_form:  # percent-encoding triples a byte at worst
+            check_declared_length(request.content_length, 3 * limit + FORM_SLACK, "form body")
+        elif mimetype in (QUERY_TYPE, UPDATE_TYPE):
+            check_declared_length(request.content_length, limit, "request body")
     require_utf8_params(request.query_string, "query string")
-    if is_form and request.method == "POST":
+    if is_form and method == "POST":
         require_utf8_params(request.get_data(cache=True), "form body")
     op = parse_request(
-        request.method,
-        request.mimetype,
+        method,
+        mimetype,
         request.mimetype_params.get("charset"),
         request.args,
         request.form if is_form else MultiDict(),
-        b"" if is_form or request.method in ("GET", "HEAD") else request.get_data(cache=False),
+        b"" if is_form or method in ("GET", "HEAD") else request.get_data(cache=False),
     )
     if op is None:
         return _service_description()
     if isinstance(op, QueryOperation):
-        result = kg.endpoint.query(op)
-        return result_response(result, kg.settings.query_timeout_s)
-    require_write_access(kg.settings)
-    kg.endpoint.update(op)
+        return answer_query(kg, op)
+    require_write_access(settings)
+    check_text_size(op.update, settings, "update")
+    with kg.writing():
+        kg.endpoint.update(op)
     return Response(status=204)
 
 
