@@ -111,8 +111,15 @@ class RuleEngine:
         *,
         max_rounds: int = 1000,
         record: bool = True,
+        changed_since_fixpoint: Iterable[str] | None = None,
     ) -> EngineRun:
-        """Derive into ``target`` until no rule adds anything; return the provenance."""
+        """Derive into ``target`` until no rule adds anything; return the provenance.
+
+        ``changed_since_fixpoint`` makes the run incremental: the store already holds
+        the closure of its data under these rules, except that triples with these
+        predicates were added since. Rules whose body reads none of them (nor anything
+        derived since) are not re-run, as the engine would skip them within a run.
+        """
         t0 = time.perf_counter()
         result = EngineRun()
         step = 0
@@ -120,6 +127,10 @@ class RuleEngine:
         # a closure rule re-runs in a later stratum only when its input changed.
         changed: dict[str, int] = {}
         last_ran: dict[str, int] = {}
+        incremental = changed_since_fixpoint is not None
+        if changed_since_fixpoint is not None:
+            changed = dict.fromkeys(changed_since_fixpoint, 0)
+            last_ran = {r.name: 0 for r in self.rules}
         for stratum in self.strata():
             rounds = 0
             while True:
@@ -128,10 +139,13 @@ class RuleEngine:
                     raise RuntimeError(f"no fixpoint after {max_rounds} rounds")
                 progress = False
                 for rule in stratum:
-                    if rule.name in last_ran and rule.reads is not None:
+                    if rule.name in last_ran:
                         since = last_ran[rule.name]
-                        if not any(changed.get(p, -1) >= since for p in rule.reads):
-                            continue
+                        if rule.reads is not None:
+                            if not any(changed.get(p, -1) >= since for p in rule.reads):
+                                continue
+                        elif max(changed.values(), default=-1) < since:
+                            continue  # it reads any predicate, but nothing changed at all
                     step += 1
                     last_ran[rule.name] = step
                     result.rule_runs += 1
@@ -152,8 +166,13 @@ class RuleEngine:
                 # One more pass of the domain rules without the novelty filter records their
                 # conclusions that already held (asserted, or derived otherwise) as alternatives.
                 for rule in stratum:
-                    if rule.stratum is not None:
-                        self._fire(store, rule, step, result, record, alternatives=True)
+                    if rule.stratum is None:
+                        continue
+                    if incremental and rule.reads is not None and not any(
+                        p in changed for p in rule.reads
+                    ):
+                        continue  # its alternatives are those of the fixpoint it started from
+                    self._fire(store, rule, step, result, record, alternatives=True)
             result.rounds += rounds
         result.seconds = time.perf_counter() - t0
         return result

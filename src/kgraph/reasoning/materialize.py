@@ -1,8 +1,9 @@
 """OWL 2 RL materialization of the store into the inferred named graph.
 
 The reasoner reads every graph except the inferred one (ontology, sources,
-Wikidata snapshot), computes the closure in a scratch in-memory store, and
-replaces the inferred graph with what is new in one atomic write. Asserted
+Wikidata snapshot) through the store interface, computes the closure in a
+scratch in-memory store, and replaces the inferred graph with what is new in one
+atomic write. Asserted
 graphs are never written. Three engines can compute the closure; the default
 (``rules``) is kgraph's own SPARQL-rule engine because it is the only one that
 records *why* each triple holds, and it measured fast enough (docs/reasoning.md).
@@ -12,7 +13,6 @@ as a cross-check in the tests.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -23,7 +23,7 @@ from pyoxigraph import Store as OxStore
 
 from ..namespaces import GRAPH_INFERRED
 from .engine import EngineRun, RuleEngine
-from .rules import load_rules
+from .workspace import engine_for, register, working_copy
 
 INFERRED = NamedNode(GRAPH_INFERRED)
 ENGINES = ("rules", "owlrl", "reasonable")
@@ -56,18 +56,15 @@ class MaterializeReport:
 
 
 def asserted_quads(store: object) -> Iterator[Quad]:
-    """Every quad of a kgraph store or a pyoxigraph store, except the inferred graph."""
-    if isinstance(store, OxStore):
-        quads: Iterable[Quad] = store.quads_for_pattern(None, None, None, None)
-    else:
-        quads = store.quads()  # type: ignore[attr-defined]
-    for q in quads:
+    """Every quad of a kgraph store except the inferred graph (read through ``quads()``)."""
+    for q in store.quads():  # type: ignore[attr-defined]
         if q.graph_name != INFERRED:
             yield q
 
 
 def scratch_store(quads: Iterable[Quad]) -> OxStore:
-    """An in-memory pyoxigraph store holding ``quads`` (graphs kept)."""
+    """An in-memory pyoxigraph store holding ``quads`` (graphs kept): the reasoner's
+    working memory, never a kgraph store."""
     scratch = OxStore()
     scratch.bulk_extend(quads)
     return scratch
@@ -75,7 +72,7 @@ def scratch_store(quads: Iterable[Quad]) -> OxStore:
 
 def run_rules(scratch: OxStore, rules_dirs: Iterable[Path] | None = None) -> EngineRun:
     """Run the shipped rules on a scratch store; derived triples go to its inferred graph."""
-    return RuleEngine(load_rules(rules_dirs)).run(scratch, INFERRED)
+    return engine_for(rules_dirs).run(scratch, INFERRED)
 
 
 def materialize(
@@ -83,71 +80,47 @@ def materialize(
 ) -> MaterializeReport:
     """Recompute the inferred graph of ``store`` from all its other graphs.
 
-    ``store`` is a :class:`kgraph.store.base.Store`. The inferred graph is
-    replaced atomically with ``store.replace_graph``; nothing else is written.
+    ``store`` is a :class:`kgraph.store.base.Store`, read with ``quads()`` and
+    written with one atomic ``replace_graph`` of the inferred graph; nothing
+    else is written. With the ``rules`` engine the scratch store and the
+    derivations become the store's working copy for explanations and scenarios.
     """
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
     t0 = time.perf_counter()
+    before = store.version()  # type: ignore[attr-defined]
     quads = list(asserted_quads(store))
+    scratch: OxStore | None = None
+    rule_engine: RuleEngine | None = None
     if engine == "rules":
         scratch = scratch_store(quads)
-        run = run_rules(scratch, rules_dirs)
+        rule_engine = engine_for(rules_dirs)
+        run = rule_engine.run(scratch, INFERRED)
         inferred = [Quad(t.subject, t.predicate, t.object, INFERRED) for t in run.derivations]
         report = MaterializeReport(
             engine, len(quads), len(inferred), 0.0, run.rounds, run.rule_runs, run.per_rule, run
         )
-        remember(store, quads, run)
     else:
         triples = closure_owlrl(quads) if engine == "owlrl" else closure_reasonable(quads)
         inferred = [Quad(t.subject, t.predicate, t.object, INFERRED) for t in triples]
         report = MaterializeReport(engine, len(quads), len(inferred), 0.0)
+    del quads
     store.replace_graph(GRAPH_INFERRED, inferred)  # type: ignore[attr-defined]
+    after = store.version()  # type: ignore[attr-defined]
+    if scratch is not None and rule_engine is not None and rules_dirs is None \
+            and after == before + 1:
+        # Nobody else wrote in between: the scratch store is exactly this version's data.
+        register(store, after, scratch, report.run, rule_engine)  # type: ignore[arg-type]
     report.seconds = time.perf_counter() - t0
     return report
 
 
-# ---------------------------------------------------------------------------
-# Provenance cache: explanations need the derivations of the current data.
-
-_LOCK = threading.Lock()
-_CACHE: dict[int, tuple[int, EngineRun]] = {}
-
-
-def fingerprint(quads: Iterable[Quad]) -> int:
-    """An order-independent digest of a set of quads (sum of hashes)."""
-    total = 0
-    for q in quads:
-        total = (total + hash(q)) & 0xFFFFFFFFFFFFFFFF
-    return total
-
-
-def remember(store: object, quads: list[Quad], run: EngineRun) -> None:
-    with _LOCK:
-        _CACHE[id(store)] = (fingerprint(quads), run)
-
-
 def derivations_for(store: object) -> tuple[EngineRun, OxStore]:
-    """The rule engine's derivations for the store's current asserted data.
-
-    Returns the run and a scratch store holding asserted + derived triples
-    (explanations look up quotes there). Re-derives in scratch when the data
-    changed since the last materialization; never writes to ``store``.
-    """
-    quads = list(asserted_quads(store))
-    scratch = scratch_store(quads)
-    fp = fingerprint(quads)
-    with _LOCK:
-        cached = _CACHE.get(id(store))
-    if cached is not None and cached[0] == fp:
-        run = cached[1]
-        scratch.bulk_extend(
-            Quad(t.subject, t.predicate, t.object, INFERRED) for t in run.derivations
-        )
-        return run, scratch
-    run = run_rules(scratch)
-    remember(store, quads, run)
-    return run, scratch
+    """The rule engine's derivations for the store's current data, and the working copy's
+    scratch store (asserted + inferred). Shared: read the scratch store only while
+    holding ``working_copy(store).lock``."""
+    copy = working_copy(store)
+    return copy.run, copy.scratch
 
 
 # ---------------------------------------------------------------------------

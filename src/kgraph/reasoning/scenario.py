@@ -1,9 +1,12 @@
 """What-if scenarios: hypothetical events, and the obligations they would trigger.
 
-A scenario is evaluated in a scratch in-memory store: a copy of every asserted
-graph plus a scenario graph holding the hypothetical events. The rules run
-there; nothing is written to the real store, so a scenario can never change
-what is stored (the tests compare a sorted N-Quads dump before and after).
+A scenario is evaluated on the store's shared working copy (asserted graphs and
+the closure, built once per store version: :mod:`kgraph.reasoning.workspace`),
+with the hypothetical events as an overlay: a scenario graph holding them and a
+graph of this request for what the rules derive from them, both removed again
+before the lock is released. Nothing is written to the real store, so a scenario
+can never change what is stored (the tests compare a sorted N-Quads dump of the
+store and of the working copy before and after).
 
 Events come as JSON::
 
@@ -20,6 +23,8 @@ import datetime as dt
 import hashlib
 import json
 import re
+import uuid
+from collections import ChainMap
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -28,7 +33,8 @@ from pyoxigraph import Literal, NamedNode, Quad, Store, Triple
 from ..namespaces import KGO, KGR, PREFIXES, RDFS, XSD
 from .engine import EngineRun
 from .explain import GRAPH_SCENARIO, Explainer, quotes_in, rules_in, term_text
-from .materialize import INFERRED, asserted_quads, run_rules, scratch_store, turtle_quads
+from .materialize import INFERRED, turtle_quads
+from .workspace import WorkingCopy, overlay, working_copy
 
 RDF_TYPE = NamedNode(PREFIXES["rdf"] + "type")
 EVENT_KEYS = {"id", "type", "attacker", "target", "date", "label"}
@@ -186,6 +192,9 @@ class ScenarioResult:
     events: list[dict[str, object]]
     obligations: list[dict[str, object]]
     warnings: list[str] = field(default_factory=list)
+    #: The derivations the explanations were built from (the working copy's, plus the
+    #: scenario's own); ``scratch`` is kept for compatibility and is always ``None``: the
+    #: overlay is gone once the result is returned.
     run: EngineRun | None = field(default=None, repr=False)
     scratch: Store | None = field(default=None, repr=False)
 
@@ -295,13 +304,34 @@ def _why_not(ex: Explainer, run: EngineRun, event: NamedNode) -> list[str]:
 def run_scenario(
     store: object, scenario: Iterable[Quad], *, explain: bool = False
 ) -> ScenarioResult:
-    """Evaluate hypothetical events over a scratch copy of ``store``; never writes to it."""
-    scenario = [Quad(q.subject, q.predicate, q.object, NamedNode(GRAPH_SCENARIO))
-                for q in scenario]
-    scratch = scratch_store(asserted_quads(store))
+    """Evaluate hypothetical events over the store's working copy; never writes to ``store``.
+
+    The events are an overlay on the shared working copy (see
+    :mod:`kgraph.reasoning.workspace`): under its lock they are added to the
+    scenario graph, the rules derive what is new into a graph of this request
+    only, the answer is read, and both are removed again, so the working copy is
+    exactly as before and concurrent scenarios never see each other's events.
+    """
+    scenario = list(dict.fromkeys(
+        Quad(q.subject, q.predicate, q.object, NamedNode(GRAPH_SCENARIO)) for q in scenario))
+    copy = working_copy(store)
+    target = NamedNode(f"{GRAPH_SCENARIO}/derived/{uuid.uuid4().hex}")
+    with copy.lock:
+        added = overlay(copy, scenario)
+        try:
+            return _evaluate(copy, scenario, target, explain)
+        finally:
+            copy.scratch.remove_graph(target)
+            for q in added:
+                copy.scratch.remove(q)
+
+
+def _evaluate(copy: WorkingCopy, scenario: list[Quad], target: NamedNode, explain: bool
+              ) -> ScenarioResult:
+    """The scenario's answer, read from the working copy while the overlay is in it."""
+    scratch = copy.scratch
     known_subjects = {q.subject for q in scenario}
     warnings: list[str] = []
-    scratch.bulk_extend(scenario)
     events = sorted(
         {q.subject for q in scenario
          if q.predicate == RDF_TYPE and isinstance(q.object, NamedNode)
@@ -320,7 +350,15 @@ def run_scenario(
                 scratch.quads_for_pattern(q.object, None, None, None)
             ) and not _mentioned(scratch, q.object):
                 warnings.append(f"{term_text(q.object)} ({role}) is not in the knowledge base")
-    run = run_rules(scratch)
+    # The novelty filter makes the engine add only what the closure already present lacks.
+    new = copy.engine.run(scratch, target,
+                          changed_since_fixpoint={q.predicate.value for q in scenario})
+    run = EngineRun(
+        derivations=ChainMap(new.derivations, copy.run.derivations),  # type: ignore[arg-type]
+        alternatives=ChainMap(new.alternatives, copy.run.alternatives),  # type: ignore[arg-type]
+        rounds=new.rounds, rule_runs=new.rule_runs, seconds=new.seconds,
+        per_rule=new.per_rule, rule_seconds=new.rule_seconds,
+    )
     ex = Explainer(run, scratch)
     obligations: list[dict[str, object]] = []
     event_out: list[dict[str, object]] = []
@@ -337,8 +375,8 @@ def run_scenario(
         if day is not None:
             entry["date"] = day.value  # type: ignore[union-attr]
         triggered = sorted(
-            (q.subject for q in scratch.quads_for_pattern(None, NamedNode(KGO + "triggeredBy"),
-                                                          ev, INFERRED)),
+            {q.subject for g in (target, INFERRED)
+             for q in scratch.quads_for_pattern(None, NamedNode(KGO + "triggeredBy"), ev, g)},
             key=str,
         )
         entry["triggered"] = [o.value for o in triggered if isinstance(o, NamedNode)]
@@ -347,7 +385,7 @@ def run_scenario(
         event_out.append(entry)
         for ob in triggered:
             obligations.append(_obligation(ex, ob, ev, explain))
-    return ScenarioResult(event_out, obligations, warnings, run, scratch)
+    return ScenarioResult(event_out, obligations, warnings, run, None)
 
 
 def _mentioned(store: Store, term: object) -> bool:

@@ -1,4 +1,8 @@
-"""Explanations over the stored data, shared by the HTTP views and the CLI."""
+"""Explanations over the stored data, shared by the HTTP views and the CLI.
+
+They read the derivations of the store's working copy (built once per store
+version, :mod:`kgraph.reasoning.workspace`), never a copy of their own.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,9 @@ from pyoxigraph import BlankNode, Literal, NamedNode, RdfFormat, Triple, parse
 
 from ..namespaces import KGO, PREFIXES
 from .explain import Explainer
-from .materialize import derivations_for
+from .materialize import INFERRED
 from .scenario import ScenarioError, expand_iri
+from .workspace import working_copy
 
 RDF_TYPE = PREFIXES["rdf"] + "type"
 
@@ -33,8 +38,9 @@ def explain_triple(store: object, s: str, p: str, o: str, *, max_depth: int = 25
                    ) -> dict[str, object]:
     """The derivation tree of one triple of the stored data (asserted or inferred)."""
     t = Triple(parse_term(s, "s"), parse_term(p, "p"), parse_term(o, "o", literal_ok=True))
-    run, scratch = derivations_for(store)
-    tree = Explainer(run, scratch, max_depth=max_depth).explain(t)
+    copy = working_copy(store)
+    with copy.lock:
+        tree = Explainer(copy.run, copy.scratch, max_depth=max_depth).explain(t)
     if tree.get("kind") == "unknown":
         raise LookupError(f"the triple {tree['text']} is neither asserted nor inferred")
     return tree
@@ -44,12 +50,19 @@ def explain_obligation(store: object, obligation: str, *, max_depth: int = 25
                        ) -> dict[str, object]:
     """Why an obligation is typed, triggered, contested, allied...: every inferred triple about it."""
     node = parse_term(obligation, "obligation")
-    run, scratch = derivations_for(store)
-    ex = Explainer(run, scratch, max_depth=max_depth)
+    copy = working_copy(store)
+    with copy.lock:  # the shared working copy: read it whole inside the lock
+        return _obligation_json(Explainer(copy.run, copy.scratch, max_depth=max_depth), node)
+
+
+def _obligation_json(ex: Explainer, node: NamedNode) -> dict[str, object]:
+    run, scratch = ex.run, ex.store
     if next(scratch.quads_for_pattern(node, None, None, None), None) is None:
         raise LookupError(f"{node.value} is not in the knowledge base")
+    about = {Triple(q.subject, q.predicate, q.object)
+             for q in scratch.quads_for_pattern(node, None, None, INFERRED)}
     inferred = sorted(
-        (t for t in run.derivations if t.subject == node and not isinstance(t.object, BlankNode)),
+        (t for t in about if t in run.derivations and not isinstance(t.object, BlankNode)),
         key=lambda t: (t.predicate.value == RDF_TYPE, str(t)),
     )
     asserted = [
