@@ -108,43 +108,53 @@ class _Writer:
         self.lock = threading.Lock()
 
     def handle(self, request: tuple[Any, ...]) -> tuple[Any, ...]:
-        op, *args = request
-        if op == "hello":
-            return ("ok", os.getpid(), self.publisher.version)
+        """Apply one write (the caller holds ``lock``) and publish its snapshot."""
         from pyoxigraph import RdfFormat, parse
 
-        with self.lock:
-            try:
-                if op == "update":
-                    value = self.store.update(args[0], base_iri=args[1])
-                elif op == "add_quads":
-                    value = self.store.add_quads(parse(args[0], format=RdfFormat.N_QUADS))
-                elif op == "replace_graph":
-                    value = self.store.replace_graph(
-                        args[0], list(parse(args[1], format=RdfFormat.N_QUADS)))
-                elif op == "drop_graph":
-                    value = self.store.drop_graph(args[0])
-                elif op == "load":
-                    value = self.store.load(args[0], args[1], graph=args[2], base_iri=args[3])
-                else:
-                    return ("err", "StoreError", f"unknown write operation {op!r}")
-            except Exception as exc:  # noqa: BLE001 - every failure goes back to the caller
-                return ("err", type(exc).__name__, str(exc))
-            try:
-                version = self.publisher.publish(self.store.backup)
-            except Exception as exc:  # noqa: BLE001
-                log.exception("cannot publish a snapshot")
-                return ("err", "StoreError", f"the write was applied but not published: {exc}")
+        op, *args = request
+        try:
+            if op == "update":
+                value = self.store.update(args[0], base_iri=args[1])
+            elif op == "add_quads":
+                value = self.store.add_quads(parse(args[0], format=RdfFormat.N_QUADS))
+            elif op == "replace_graph":
+                value = self.store.replace_graph(
+                    args[0], list(parse(args[1], format=RdfFormat.N_QUADS)))
+            elif op == "drop_graph":
+                value = self.store.drop_graph(args[0])
+            elif op == "load":
+                value = self.store.load(args[0], args[1], graph=args[2], base_iri=args[3])
+            else:
+                return ("err", "StoreError", f"unknown write operation {op!r}")
+        except Exception as exc:  # noqa: BLE001 - every failure goes back to the caller
+            return ("err", type(exc).__name__, str(exc))
+        try:
+            version = self.publisher.publish(self.store.backup)
+        except Exception as exc:  # noqa: BLE001
+            log.exception("cannot publish a snapshot")
+            return ("err", "StoreError", f"the write was applied but not published: {exc}")
         return ("ok", value, version)
 
     def serve(self, conn: Connection) -> None:
+        """One client's requests. Each write is announced with ``started`` once it holds
+        the lock: a client that loses the writer before that knows nothing was done."""
         with conn:
             while True:
                 try:
                     request = conn.recv()
                 except (EOFError, OSError):
                     return
-                conn.send(self.handle(request))
+                if request[0] == "hello":
+                    conn.send(("ok", os.getpid(), self.publisher.version))
+                    continue
+                with self.lock:
+                    if conn.poll(0):  # the client gave up (closed) while waiting: skip
+                        return
+                    try:
+                        conn.send(("started",))
+                        conn.send(self.handle(request))
+                    except OSError:
+                        return
 
 
 def writer_main() -> int:
@@ -289,35 +299,68 @@ class WriterClient:
                 time.sleep(0.05)
 
     def call(self, op: str, *args: Any, timeout_s: float | None = None) -> Any:
-        """Run one write in the writer; raise its error here; kill it at the time limit."""
-        started = time.monotonic()
+        """Run one write in the writer; raise its error here; kill it at the time limit.
+
+        A writer that ends before it has started this write (e.g. killed at another
+        write's time limit) is waited for and the write sent again to its successor.
+        """
         limit = timeout_s if timeout_s else None
-        if not self._lock.acquire(timeout=limit if limit else -1):
+        deadline = None if limit is None else time.monotonic() + limit
+
+        def remaining() -> float | None:
+            return None if deadline is None else max(0.0, deadline - time.monotonic())
+
+        if not self._lock.acquire(timeout=-1 if limit is None else limit):
             raise QueryTimeoutError(f"update exceeded the {limit:g} s time limit waiting for "
                                     "other writes; nothing was changed")
         try:
-            if self._conn is None:
-                self._conn = self._connect(time.monotonic() + self.connect_timeout_s)
-            conn = self._conn
-            try:
-                conn.send((op, *args))
-                remaining = None if limit is None else max(0.0, limit - (time.monotonic() - started))
-                if not conn.poll(remaining):
-                    self._kill()
-                    raise QueryTimeoutError(
-                        f"update exceeded the {limit:g} s time limit and was stopped; "
-                        "nothing was changed")
-                reply = conn.recv()
-            except (EOFError, OSError) as exc:
-                self._drop()
-                raise EngineCrashError("the writer process stopped before acknowledging this "
-                                       "write; retry it") from exc
+            while True:
+                conn = self._ready()
+                try:
+                    conn.send((op, *args))
+                    if not conn.poll(remaining()):
+                        self._drop()  # the writer skips a request whose client has gone
+                        raise QueryTimeoutError(
+                            f"update exceeded the {limit:g} s time limit waiting for other "
+                            "writes; nothing was changed")
+                    conn.recv()  # ("started",)
+                except (EOFError, OSError):
+                    self._drop()  # that writer ended before starting this write: retry
+                    if deadline is not None and time.monotonic() > deadline:
+                        raise StoreError("the writer process is not available; nothing was "
+                                         "changed") from None
+                    continue
+                try:
+                    if not conn.poll(remaining()):
+                        self._kill()  # its transaction is never committed
+                        raise QueryTimeoutError(
+                            f"update exceeded the {limit:g} s time limit and was stopped; "
+                            "nothing was changed")
+                    reply = conn.recv()
+                except (EOFError, OSError) as exc:
+                    self._drop()
+                    raise StoreError("the writer process stopped while applying this write; "
+                                     "it was not acknowledged") from exc
+                break
         finally:
             self._lock.release()
         if reply[0] == "ok":
             return reply[1]
         _, name, message = reply
         raise ERRORS.get(name, StoreError)(message)
+
+    def _ready(self) -> Connection:
+        """A connection to the current writer (a new one if the last writer has ended)."""
+        if self._conn is not None:
+            try:
+                stale = self._conn.poll(0)  # readable while idle: the writer closed it
+            except (OSError, EOFError):
+                stale = True
+            if stale:
+                self._drop()
+        if self._conn is None:
+            self._conn = self._connect(time.monotonic() + self.connect_timeout_s)
+        return self._conn
 
     def _kill(self) -> None:
         with contextlib.suppress(OSError):

@@ -1,0 +1,280 @@
+"""The serving model, tested on real server processes: time limits that stop the work,
+read-your-writes across workers, saturation, crashes, clean shutdown and streaming.
+
+See docs/store.md, "Serving". Executors and the writer are found in the server's
+process tree by their entry points (``executor_main``, ``writer_main``).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import psutil
+import pytest
+import requests
+
+from .support import ServerProcess, auth
+
+pytestmark = pytest.mark.slow
+
+RUNAWAY = "SELECT (COUNT(*) AS ?n) { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
+CHEAP = "ASK { <http://example.org/s/1/1> ?p ?o }"
+JSON = {"Accept": "application/sparql-results+json"}
+
+
+def seed(server: ServerProcess, rows: int = 30, cols: int = 100) -> None:
+    """``rows * cols`` triples, made by the engine (one INSERT ... WHERE with VALUES)."""
+    a = " ".join(str(i) for i in range(1, rows + 1))
+    b = " ".join(str(i) for i in range(1, cols + 1))
+    update = (
+        "INSERT { ?s <http://example.org/p> ?o } WHERE { "
+        f"VALUES ?a {{ {a} }} VALUES ?o {{ {b} }} "
+        'BIND(IRI(CONCAT("http://example.org/s/", STR(?a), "/", STR(?o))) AS ?s) }'
+    )
+    r = requests.post(server.sparql, data={"update": update}, headers=auth(), timeout=60)
+    assert r.status_code == 204, r.text
+
+
+def processes(server: ServerProcess, entry: str) -> list[psutil.Process]:
+    """Live descendants of the server whose command line runs ``entry``."""
+    assert server.proc is not None
+    found = []
+    for proc in psutil.Process(server.proc.pid).children(recursive=True):
+        try:
+            if any(entry in part for part in proc.cmdline()) and proc.status() != "zombie":
+                found.append(proc)
+        except psutil.NoSuchProcess:
+            continue
+    return found
+
+
+def busiest(procs: list[psutil.Process], window: float = 0.5) -> psutil.Process | None:
+    """The process whose CPU time grows most over ``window`` seconds (the one evaluating)."""
+    before = {}
+    for p in procs:
+        try:
+            before[p.pid] = sum(p.cpu_times()[:2])
+        except psutil.NoSuchProcess:
+            continue
+    time.sleep(window)
+    best, grown = None, 0.01
+    for p in procs:
+        try:
+            delta = sum(p.cpu_times()[:2]) - before.get(p.pid, 0.0)
+        except psutil.NoSuchProcess:
+            continue
+        if delta > grown:
+            best, grown = p, delta
+    return best
+
+
+def gone(proc: psutil.Process) -> bool:
+    try:
+        return proc.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+@pytest.fixture(scope="module")
+def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """Two workers, two executors each, a 2 s time limit, a few thousand triples."""
+    srv = ServerProcess(tmp_path_factory.mktemp("serving") / "store",
+                        ["--allow-update", "--no-bootstrap", "--workers", "2", "--threads", "2",
+                         "--query-timeout", "2"])
+    srv.start()
+    seed(srv)
+    yield srv
+    srv.stop()
+
+
+def test_runaway_query_is_stopped_and_others_are_served(limited: ServerProcess) -> None:
+    outcome: dict[str, object] = {}
+
+    def runaway() -> None:
+        started = time.monotonic()
+        r = requests.get(limited.sparql, params={"query": RUNAWAY}, headers=JSON, timeout=60)
+        outcome.update(status=r.status_code, text=r.text, seconds=time.monotonic() - started,
+                       retry=r.headers.get("Retry-After"))
+
+    thread = threading.Thread(target=runaway)
+    thread.start()
+    time.sleep(0.5)
+    evaluating = busiest(processes(limited, "executor_main"))
+    assert evaluating is not None, "no executor is evaluating the runaway query"
+
+    def cheap(_: int) -> tuple[int, float]:
+        started = time.monotonic()
+        with requests.Session() as client:
+            r = client.get(limited.sparql, params={"query": CHEAP}, headers=JSON, timeout=30)
+        return r.status_code, time.monotonic() - started
+
+    with ThreadPoolExecutor(4) as clients:
+        answers = list(clients.map(cheap, range(20)))
+    assert [s for s, _ in answers] == [200] * 20
+    assert max(t for _, t in answers) < 1.5, answers
+    thread.join(30)
+    assert outcome["status"] == 503, outcome
+    assert "time limit" in str(outcome["text"]) and outcome["retry"], outcome
+    assert float(outcome["seconds"]) < 2 + 3, outcome  # type: ignore[arg-type]
+    # the process that ran it was killed: its CPU time cannot grow any more
+    deadline = time.monotonic() + 5
+    while not gone(evaluating) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert gone(evaluating)
+    r = requests.get(limited.sparql, params={"query": CHEAP}, headers=JSON, timeout=30)
+    assert r.status_code == 200 and r.json()["boolean"] is True
+
+
+def test_runaway_update_is_stopped_and_nothing_is_applied(limited: ServerProcess) -> None:
+    writer = processes(limited, "writer_main")
+    assert len(writer) == 1
+    update = "INSERT { ?a <http://example.org/runaway> ?c } WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
+    started = time.monotonic()
+    r = requests.post(limited.sparql, data={"update": update}, headers=auth(), timeout=60)
+    assert r.status_code == 503 and "time limit" in r.text, r.text
+    assert time.monotonic() - started < 2 + 3
+    ask = requests.get(limited.sparql, headers=JSON, timeout=30,
+                       params={"query": "ASK { ?a <http://example.org/runaway> ?c }"})
+    assert ask.status_code == 200 and ask.json()["boolean"] is False
+    # a new writer took over: the next write is applied and seen
+    r = requests.post(limited.sparql, headers=auth(), timeout=60, data={
+        "update": "INSERT DATA { <http://example.org/after> <http://example.org/p> 1 }"})
+    assert r.status_code == 204, r.text
+    assert gone(writer[0])
+    ask = requests.get(limited.sparql, headers=JSON, timeout=30,
+                       params={"query": "ASK { <http://example.org/after> ?p ?o }"})
+    assert ask.json()["boolean"] is True
+
+
+def test_read_your_writes_across_workers(limited: ServerProcess) -> None:
+    for i in range(50):
+        subject = f"http://example.org/ryw/{uuid.uuid4()}"
+        r = requests.post(limited.sparql, headers=auth(), timeout=30, data={
+            "update": f"INSERT DATA {{ <{subject}> <http://example.org/n> {i} }}"})
+        assert r.status_code == 204, r.text
+        with requests.Session() as fresh:  # a new connection: any worker may answer
+            ask = fresh.get(limited.sparql, headers=JSON, timeout=30,
+                            params={"query": f"ASK {{ <{subject}> ?p ?o }}"})
+        assert ask.status_code == 200 and ask.json()["boolean"] is True, (i, ask.text)
+
+
+def test_executor_crash_costs_only_its_request(limited: ServerProcess) -> None:
+    outcome: dict[str, object] = {}
+
+    def victim() -> None:
+        r = requests.get(limited.sparql, params={"query": RUNAWAY}, headers=JSON, timeout=60)
+        outcome.update(status=r.status_code, text=r.text)
+
+    thread = threading.Thread(target=victim)
+    thread.start()
+    time.sleep(0.3)
+    evaluating = busiest(processes(limited, "executor_main"), window=0.5)
+    assert evaluating is not None, outcome
+    evaluating.send_signal(signal.SIGKILL)
+    thread.join(30)
+    # EngineCrashError: the web layer answers it as a request the engine could not survive
+    assert outcome["status"] in (400, 503), outcome
+    assert "crashed" in str(outcome["text"]) or "ended abnormally" in str(outcome["text"])
+    for _ in range(10):
+        r = requests.get(limited.sparql, params={"query": CHEAP}, headers=JSON, timeout=30)
+        assert r.status_code == 200
+
+
+def test_saturation_answers_503_never_500_never_hangs(tmp_path: Path) -> None:
+    srv = ServerProcess(tmp_path / "store", [
+        "--allow-update", "--no-bootstrap", "--workers", "1", "--threads", "1",
+        "--max-queue", "1", "--queue-timeout", "0.3", "--query-timeout", "1.5"])
+    srv.start()
+    try:
+        seed(srv)
+
+        def slow(_: int) -> tuple[int, str | None]:
+            with requests.Session() as client:
+                r = client.get(srv.sparql, params={"query": RUNAWAY}, headers=JSON, timeout=30)
+            return r.status_code, r.headers.get("Retry-After")
+
+        started = time.monotonic()
+        with ThreadPoolExecutor(6) as clients:
+            answers = list(clients.map(slow, range(6)))
+        assert time.monotonic() - started < 20
+        statuses = [s for s, _ in answers]
+        assert set(statuses) <= {200, 503}, answers
+        assert statuses.count(503) >= 1
+        assert all(retry for status, retry in answers if status == 503), answers
+        r = requests.get(srv.sparql, params={"query": CHEAP}, headers=JSON, timeout=30)
+        assert r.status_code == 200
+    finally:
+        srv.stop()
+
+
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL"])
+def test_no_process_outlives_the_server(tmp_path: Path, how: str) -> None:
+    srv = ServerProcess(tmp_path / "store", ["--no-bootstrap", "--workers", "2", "--threads", "2"])
+    srv.start()
+    assert srv.proc is not None
+    requests.get(srv.sparql, params={"query": CHEAP}, headers=JSON, timeout=30)
+    tree = psutil.Process(srv.proc.pid).children(recursive=True)
+    assert processes(srv, "executor_main") and processes(srv, "writer_main")
+    os.kill(srv.proc.pid, getattr(signal, how))
+    srv.proc.wait(30)
+    _, alive = psutil.wait_procs(tree, timeout=15)
+    assert [p for p in alive if not gone(p)] == []
+    srv.stop()
+
+
+def test_memory_store_is_served_and_removed(tmp_path: Path) -> None:
+    shm = Path("/dev/shm")
+    before = set(shm.glob("kgraph-memory-*")) if shm.is_dir() else set()
+    srv = ServerProcess(tmp_path / "unused", ["--store", ":memory:", "--no-bootstrap",
+                                              "--allow-update", "--workers", "1"])
+    srv.start()
+    try:
+        seed(srv, 2, 2)
+        r = requests.get(srv.sparql, headers=JSON, timeout=30,
+                         params={"query": "SELECT (COUNT(*) AS ?n) { ?s ?p ?o }"})
+        assert r.json()["results"]["bindings"][0]["n"]["value"] == "4"
+        assert not (tmp_path / "unused").exists()
+    finally:
+        srv.stop()
+    if shm.is_dir():
+        assert set(shm.glob("kgraph-memory-*")) <= before
+
+
+def test_large_select_streams_with_flat_memory(tmp_path: Path) -> None:
+    srv = ServerProcess(tmp_path / "store", [
+        "--allow-update", "--no-bootstrap", "--workers", "1", "--threads", "1",
+        "--query-timeout", "300"])
+    srv.start()
+    try:
+        seed(srv, 10, 100)  # 1,000 triples: their cross product is 10^6 rows
+        query = ("SELECT ?a ?b WHERE { ?a <http://example.org/p> ?x . "
+                 "?b <http://example.org/p> ?y }")
+        (executor,) = processes(srv, "executor_main")
+        started = time.monotonic()
+        first_at = None
+        received = 0
+        samples: list[int] = []
+        with requests.get(srv.sparql, params={"query": query}, headers=JSON, stream=True,
+                          timeout=300) as r:
+            assert r.status_code == 200
+            for chunk in r.iter_content(1 << 16):
+                if first_at is None:
+                    first_at = time.monotonic() - started
+                received += len(chunk)
+                if received // (8 << 20) > len(samples):  # every 8 MiB
+                    samples.append(executor.memory_info().rss)
+        total = time.monotonic() - started
+        assert first_at is not None and first_at < total / 3, (first_at, total)
+        assert received > 50_000_000  # 10^6 bindings of two IRIs
+        assert len(samples) >= 4
+        # flat: the executor never holds the answer (it grows by far less than it sends)
+        assert max(samples) - samples[0] < 30 << 20, samples
+    finally:
+        srv.stop()
