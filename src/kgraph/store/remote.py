@@ -116,6 +116,11 @@ class Profile:
     gsp_default_param: str | None = "default"
     #: Whether an HTTP 500 answer means "your operation failed" rather than "I failed".
     errors_500_are_evaluation: bool = False
+    #: Whether a Graph Store PUT replaces a graph in one transaction (readers never see
+    #: it half done); else replace_graph goes through one SPARQL Update request.
+    gsp_put_atomic: bool = True
+    #: DESCRIBE sees nothing without a dataset (Virtuoso): spell the union out for it.
+    describe_needs_graphs: bool = False
     #: Apply kgraph's fixes for Oxigraph's parser gaps (the same engine as the embedded store).
     oxigraph_fixes: bool = False
 
@@ -134,6 +139,7 @@ PROFILES: dict[str, Profile] = {
                        "http://www.w3.org/2002/07/owl#", "virtrdf-label"),
         system_graph_prefixes=("http://www.openlinksw.com/",),
         timeout_param="timeout", bnode_prefix="nodeID://", bnodes_in_insert_data=False,
+        describe_needs_graphs=True, gsp_put_atomic=False,
         passthrough=False, gsp_graph_param="graph-uri", gsp_default_param=None,
         errors_500_are_evaluation=True),
     # Fuseki (TDB/TDB2): urn:x-arq:UnionGraph is the union of the named graphs; the stored
@@ -428,7 +434,8 @@ class RemoteStore:
         return []
 
     # -- datasets ---------------------------------------------------------------------
-    def _dataset_params(self, sparql: str, dataset: DatasetSpec | None) -> list[tuple[str, str]]:
+    def _dataset_params(self, sparql: str, dataset: DatasetSpec | None,
+                        form: str = "SELECT") -> list[tuple[str, str]]:
         p = self.profile
         if dataset is not None and (dataset.default_graphs is not None
                                     or dataset.named_graphs is not None):
@@ -456,9 +463,10 @@ class RemoteStore:
         if not self.union_default_graph or has_dataset_clause(sparql):
             return []
         params = list(p.union_params)
-        if p.union_rewrite or p.union_named:
+        rewrite = p.union_rewrite or (form == "DESCRIBE" and p.describe_needs_graphs)
+        if rewrite or p.union_named:
             graphs = self.named_graphs()
-            if p.union_rewrite:
+            if rewrite:
                 params += [("default-graph-uri", g) for g in graphs]
                 if p.default_graph_iri is not None:
                     params.append(("default-graph-uri", p.default_graph_iri))
@@ -523,7 +531,7 @@ class RemoteStore:
         form = query_form(sparql)
         limit_s = self._limit(timeout_s)
         text = self._text(sparql, base_iri)
-        params = self._dataset_params(sparql, dataset)
+        params = self._dataset_params(sparql, dataset, form)
         if form in ("SELECT", "ASK"):
             media = self._solutions_media()
             response = self._post_query(text, params, media, limit_s)
@@ -581,7 +589,7 @@ class RemoteStore:
         form = query_form(sparql)
         limit_s = self._limit(timeout_s)
         text = self._text(sparql, base_iri)
-        params = self._dataset_params(sparql, dataset)
+        params = self._dataset_params(sparql, dataset, form)
         p = self.profile
         if form in ("SELECT", "ASK"):
             kind = "boolean" if form == "ASK" else "solutions"
@@ -663,8 +671,14 @@ class RemoteStore:
             return graph
         raise ValueError(f"a graph name must be an IRI, not {graph!r}")
 
-    def _data_block(self, quads: Iterable[Quad]) -> tuple[str, bool]:
-        """An INSERT/DELETE DATA body for ``quads``, and whether it holds blank nodes."""
+    def _insert_text(self, quads: Iterable[Quad]) -> str:
+        """One update request that inserts ``quads`` (blank nodes fresh, shared within it).
+
+        Virtuoso refuses blank nodes in ``INSERT DATA`` and fails on a template with
+        blank nodes in more than one ``GRAPH`` block: there each graph gets its own
+        ``INSERT {...} WHERE {}`` operation in the same request (a blank node shared
+        by two graphs becomes two nodes on that engine).
+        """
         by_graph: dict[str | None, list[str]] = {}
         bnodes = False
         for q in quads:
@@ -672,16 +686,13 @@ class RemoteStore:
             bnodes = bnodes or any(isinstance(t, BlankNode) for t in terms)
             line = " ".join(_data_text(t) for t in terms) + " ."
             by_graph.setdefault(self._graph_term(q.graph_name), []).append(line)
-        parts = []
+        blocks = []
         for g, lines in by_graph.items():
             body = "\n".join(lines)
-            parts.append(body if g is None else f"GRAPH <{g}> {{\n{body}\n}}")
-        return "\n".join(parts), bnodes
-
-    def _insert(self, block: str, bnodes: bool) -> str:
+            blocks.append(body if g is None else f"GRAPH <{g}> {{\n{body}\n}}")
         if bnodes and not self.profile.bnodes_in_insert_data:
-            return f"INSERT {{\n{block}\n}} WHERE {{}}"
-        return f"INSERT DATA {{\n{block}\n}}"
+            return " ;\n".join(f"INSERT {{\n{b}\n}} WHERE {{}}" for b in blocks)
+        return "INSERT DATA {\n" + "\n".join(blocks) + "\n}"
 
     def add_quads(self, quads: Iterable[Quad]) -> None:
         self._writing()
@@ -692,8 +703,7 @@ class RemoteStore:
         if self.graph_store_url and len(graphs) == 1:
             self._gsp_send("POST", next(iter(graphs)), quads)
             return
-        block, bnodes = self._data_block(quads)
-        self._post_update(self._insert(block, bnodes), self.timeout_s)
+        self._post_update(self._insert_text(quads), self.timeout_s)
 
     def load(
         self,
@@ -713,7 +723,7 @@ class RemoteStore:
         target = DefaultGraph() if graph is None else NamedNode(graph)
         quads = [q if q.graph_name == target else Quad(q.subject, q.predicate, q.object, target)
                  for q in quads]
-        if self.graph_store_url and quads:
+        if self.graph_store_url and quads and self.profile.gsp_put_atomic:
             self._gsp_send("PUT", target, quads)
             return
         # One update request: the engine applies it as one transaction where it can.
@@ -722,8 +732,7 @@ class RemoteStore:
         if not quads:
             self._post_update(clear, self.timeout_s)
             return
-        block, bnodes = self._data_block(quads)
-        self._post_update(f"{clear} ;\n{self._insert(block, bnodes)}", self.timeout_s)
+        self._post_update(f"{clear} ;\n{self._insert_text(quads)}", self.timeout_s)
 
     def drop_graph(self, graph: str | None) -> bool:
         self._writing()
@@ -807,8 +816,7 @@ class RemoteStore:
                                     spools[g] = stack.enter_context(tempfile.TemporaryFile())
                                 _write_ntriples(spools[g], group, self.profile)
                         else:
-                            block, bnodes = self._data_block(batch)
-                            self._post_update(self._insert(block, bnodes), self.timeout_s)
+                            self._post_update(self._insert_text(batch), self.timeout_s)
                         count += len(batch)
                         if progress is not None:
                             progress(len(batch))
