@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from flask import Flask, g, request
+from flask import Flask, request
 
 from ..config import Settings
 from ..sparql.protocol import Endpoint, ProtocolError
@@ -28,7 +28,7 @@ from ..store import Store, open_store
 from .cache import AnswerCache
 from .errors import register_error_handlers
 from .limits import Gate, Slot
-from .logs import loggable_path, request_id
+from .logs import info, loggable_path
 
 #: ``module:attribute`` of every blueprint the app serves.
 BLUEPRINTS = [
@@ -108,20 +108,21 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
 
 def _install_request_hooks(app: Flask, settings: Settings) -> None:
     max_body = settings.max_body_bytes
-    cors = [
-        ("Access-Control-Allow-Origin", settings.cors_origins),
+    origins = settings.cors_origins
+    # Simple requests need only these two; a preflight (OPTIONS) gets the rest too.
+    cors = [("Access-Control-Allow-Origin", origins),
+            ("Access-Control-Expose-Headers", "Content-Type, Location, ETag, X-Request-Id")]
+    preflight = [
         ("Access-Control-Allow-Methods", "GET, HEAD, POST, PUT, DELETE, OPTIONS"),
         ("Access-Control-Allow-Headers", "Accept, Authorization, Content-Type, If-None-Match, "
                                          "X-Request-Id"),
-        ("Access-Control-Expose-Headers", "Content-Type, Location, ETag, X-Request-Id"),
         ("Access-Control-Max-Age", "600"),
-    ] if settings.cors_origins else []
+    ]
+
     @app.before_request
     def _start() -> None:
         environ = request.environ
-        g.kgraph_started = time.perf_counter()
-        g.kgraph_request_id = request_id(environ.get("HTTP_X_REQUEST_ID"))
-        g.kgraph_meter = [None]
+        info(environ)
         declared = environ.get("CONTENT_LENGTH")
         if declared:
             declared = declared.strip()
@@ -133,29 +134,31 @@ def _install_request_hooks(app: Flask, settings: Settings) -> None:
 
     @app.after_request
     def _finish(response):  # type: ignore[no-untyped-def]
+        req = request._get_current_object()  # type: ignore[attr-defined]
+        state = info(req.environ)
         headers = response.headers
-        rid = g.get("kgraph_request_id") or request_id(None)
-        headers.add("X-Request-Id", rid)
-        if cors:
+        headers.add("X-Request-Id", state.rid)
+        method = req.method
+        if origins:
             for name, value in cors:
                 headers.add(name, value)
+            if method == "OPTIONS":
+                for name, value in preflight:
+                    headers.add(name, value)
             vary = headers.get("Vary")
             headers["Vary"] = f"{vary}, Origin" if vary else "Origin"
         if not log.isEnabledFor(logging.INFO):
             return response
-        started = g.get("kgraph_started") or time.perf_counter()
-        method, status = request.method, response.status_code
-        path = loggable_path(request.path, request.query_string)
-        error = g.get("kgraph_error")
-        meter = g.get("kgraph_meter") or [None]
+        status = response.status_code
+        path = loggable_path(req.path, req.query_string)
         length = response.content_length
 
         def _log() -> None:
-            ms = round((time.perf_counter() - started) * 1000, 2)
-            size = length if length is not None else meter[0]
+            ms = round((time.perf_counter() - state.started) * 1000, 2)
             log.info("%s %s %s %.1fms", method, path, status, ms, extra={
-                "request_id": rid, "method": method, "path": path, "status": status, "ms": ms,
-                "bytes": size, "error": error})
+                "request_id": state.rid, "method": method, "path": path, "status": status,
+                "ms": ms, "bytes": length if length is not None else state.bytes,
+                "error": state.error})
 
         response.call_on_close(_log)
         return response

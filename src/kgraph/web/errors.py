@@ -15,7 +15,7 @@ import re
 import sys
 import tempfile
 
-from flask import Flask, Response, current_app, g
+from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
 from ..config import PROJECT_ROOT
@@ -31,6 +31,7 @@ from ..store.base import (
     StoreError,
     StoreReadOnlyError,
 )
+from .logs import info
 
 log = logging.getLogger("kgraph.errors")
 
@@ -68,7 +69,7 @@ def text_error(status: int, message: str, headers: dict[str, str] | None = None)
 
 def _noted(exc: BaseException) -> None:
     """Name the exception class in the request's access log line."""
-    g.kgraph_error = type(exc).__name__
+    info(request.environ).error = type(exc).__name__
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -123,7 +124,7 @@ def register_error_handlers(app: Flask) -> None:
     def _crash(exc: EngineCrashError) -> Response:
         _noted(exc)
         log.warning("engine process crashed on a request: %s", exc,
-                    extra={"request_id": g.get("kgraph_request_id"),
+                    extra={"request_id": info(request.environ).rid,
                            "error": type(exc).__name__})
         return text_error(400, "the engine process evaluating this request crashed; the request "
                                "was isolated, so only it was lost and the server is unaffected. "
@@ -132,7 +133,7 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(StoreError)
     def _store(exc: StoreError) -> Response:
         _noted(exc)
-        log.error("store error: %s", exc, extra={"request_id": g.get("kgraph_request_id"),
+        log.error("store error: %s", exc, extra={"request_id": info(request.environ).rid,
                                                  "error": type(exc).__name__})
         return text_error(503, "the store is unavailable; try again later", {"Retry-After": "5"})
 
@@ -149,6 +150,6 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
         _noted(exc)
-        log.exception("unhandled error", extra={"request_id": g.get("kgraph_request_id"),
+        log.exception("unhandled error", extra={"request_id": info(request.environ).rid,
                                                 "error": type(exc).__name__})
         return text_error(500, "internal server error (details are in the server log)")

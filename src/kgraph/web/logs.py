@@ -18,7 +18,7 @@ import re
 import sys
 import time
 from typing import IO
-from urllib.parse import quote, unquote
+from urllib.parse import unquote
 
 #: A client-supplied request id is kept when it looks like one (no spaces, no
 #: control characters, nothing that could forge a log line or a header).
@@ -93,6 +93,26 @@ def configure_logging(level: int = logging.INFO, stream: IO[str] | None = None) 
     root.setLevel(level)
 
 
-def masked(value: str) -> str:
-    """A parameter value as it may appear in a URL in a log line."""
-    return quote(value[:MAX_LOGGED_VALUE], safe="")
+class RequestInfo:
+    """What the access log line of one request needs, kept in its WSGI environ."""
+
+    __slots__ = ("started", "rid", "bytes", "error")
+
+    def __init__(self, rid: str) -> None:
+        self.started = time.perf_counter()
+        self.rid = rid
+        #: Bytes of a streamed body, counted as it is sent.
+        self.bytes: int | None = None
+        #: Class name of the exception the request ended with, if any.
+        self.error: str | None = None
+
+
+ENVIRON_KEY = "kgraph.request"
+
+
+def info(environ: dict[str, object]) -> RequestInfo:
+    """The request's :class:`RequestInfo` (made on first use)."""
+    found = environ.get(ENVIRON_KEY)
+    if found is None:
+        found = environ[ENVIRON_KEY] = RequestInfo(request_id(environ.get("HTTP_X_REQUEST_ID")))  # type: ignore[arg-type]
+    return found  # type: ignore[return-value]

@@ -10,19 +10,21 @@ returns terms, serialized here.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING
 
-from flask import Response, g, request
+from flask import Response, request
 
 from ..namespaces import PREFIXES
 from ..sparql import results as fmt
 from ..sparql.conneg import negotiate
-from ..sparql.protocol import ProtocolError, QueryOperation
+from ..sparql.protocol import FORM, ProtocolError, QueryOperation
 from ..store.base import GraphResult, SelectResult
 from .cache import CachedAnswer, answer_key, etag_matches
 from .limits import check_text_size, hold_until_sent
+from .logs import info
 
 if TYPE_CHECKING:
     from . import KGraph
@@ -40,36 +42,53 @@ def _shown(value: str | None) -> str:
     return repr(value[:_SHOWN]) + f"... ({len(value)} characters)"
 
 
+def _choice(formats: list[fmt.ResultFormat], name: str | None, accept: str | None) -> Choice | str:
+    """``(response media type, canonical media type)``, or why none can be chosen (a 406)."""
+    if name:
+        chosen = fmt.by_name(formats, name)
+        if chosen is None:
+            names = ", ".join(n for f in formats for n in f.names[:1])
+            return f"unknown or inapplicable format {_shown(name)}; choose one of: {names}"
+        return chosen, chosen
+    chosen = negotiate(accept, fmt.offered(formats))
+    if chosen is None:
+        offered = ", ".join(f.media_type for f in formats)
+        return f"cannot produce any type in Accept: {_shown(accept)}; offered: {offered}"
+    return chosen, fmt.canonical(formats, chosen)
+
+
+def _format_param() -> str | None:
+    name = request.args.get("format")
+    if name is None and request.method == "POST" and request.mimetype == FORM:
+        name = request.form.get("format")
+    return name
+
+
 def choose(formats: list[fmt.ResultFormat]) -> Choice:
     """Pick ``(response media type, canonical media type)`` for this request.
 
     A ``format`` parameter (short name or media type) wins over Accept; 406
     when neither can be met.
     """
-    name = request.args.get("format")
-    if name is None and request.method == "POST":
-        name = request.form.get("format")
-    if name:
-        chosen = fmt.by_name(formats, name)
-        if chosen is None:
-            names = ", ".join(n for f in formats for n in f.names[:1])
-            raise ProtocolError(406, f"unknown or inapplicable format {_shown(name)}; "
-                                     f"choose one of: {names}")
-        return chosen, chosen
-    accept = request.environ.get("HTTP_ACCEPT")
-    chosen = negotiate(accept, fmt.offered(formats))
-    if chosen is None:
-        offered = ", ".join(f.media_type for f in formats)
-        raise ProtocolError(406, f"cannot produce any type in Accept: {_shown(accept)}; "
-                                 f"offered: {offered}")
-    return chosen, fmt.canonical(formats, chosen)
+    chosen = _choice(formats, _format_param(), request.environ.get("HTTP_ACCEPT"))
+    if isinstance(chosen, str):
+        raise ProtocolError(406, chosen)
+    return chosen
 
 
-def _attempt(formats: list[fmt.ResultFormat]) -> Choice | ProtocolError:
-    try:
-        return choose(formats)
-    except ProtocolError as exc:
-        return exc
+@functools.lru_cache(maxsize=512)
+def _cached_query_choices(name: str | None, accept: str | None) -> tuple[Choice | str, Choice | str]:
+    return (_choice(fmt.SOLUTION_FORMATS, name, accept), _choice(fmt.GRAPH_FORMATS, name, accept))
+
+
+def query_choices() -> tuple[Choice | str, Choice | str]:
+    """The choices for a SELECT/ASK answer and for a CONSTRUCT/DESCRIBE one (a string says why
+    there is none). Clients send the same few Accept headers over and over: cached, except
+    for odd long ones, which would only fill the cache."""
+    name, accept = _format_param(), request.environ.get("HTTP_ACCEPT")
+    if (name is None or len(name) < 100) and (accept is None or len(accept) < 500):
+        return _cached_query_choices(name, accept)
+    return (_choice(fmt.SOLUTION_FORMATS, name, accept), _choice(fmt.GRAPH_FORMATS, name, accept))
 
 
 def _solutions_type(media: str) -> str:
@@ -85,12 +104,12 @@ def answer_query(kg: KGraph, op: QueryOperation) -> Response:
     """The response to a query: from the cache, a 304, or evaluated (streamed when large)."""
     settings = kg.settings
     check_text_size(op.query, settings, "query")
-    solutions, graph = _attempt(fmt.SOLUTION_FORMATS), _attempt(fmt.GRAPH_FORMATS)
-    if isinstance(solutions, ProtocolError) and isinstance(graph, ProtocolError):
-        raise ProtocolError(406, f"{solutions.message} (for SELECT and ASK); "
-                                 f"{graph.message} (for CONSTRUCT and DESCRIBE)")
-    media = (None if isinstance(solutions, ProtocolError) else solutions[0],
-             None if isinstance(graph, ProtocolError) else graph[0])
+    solutions, graph = query_choices()
+    if isinstance(solutions, str) and isinstance(graph, str):
+        raise ProtocolError(406, f"{solutions} (for SELECT and ASK); "
+                                 f"{graph} (for CONSTRUCT and DESCRIBE)")
+    media = (None if isinstance(solutions, str) else solutions[0],
+             None if isinstance(graph, str) else graph[0])
     store = kg.store
     version, epoch = store.version(), kg.epoch
     key, etag = answer_key(kg.store_id, version, epoch, op.query, op.default_graph_uri,
@@ -138,24 +157,23 @@ def answer_query(kg: KGraph, op: QueryOperation) -> Response:
 
 
 def _evaluate(
-    kg: KGraph, op: QueryOperation, solutions: Choice | ProtocolError,
-    graph: Choice | ProtocolError,
+    kg: KGraph, op: QueryOperation, solutions: Choice | str,
+    graph: Choice | str,
 ) -> tuple[str, Iterator[str] | Iterator[bytes]]:
     """``(Content-Type, chunks)`` of the answer; 406 when its kind has no acceptable type."""
     settings = kg.settings
     if kg.serialized:
         answer = kg.endpoint.query_serialized(
             op,
-            fmt.SOLUTION_FORMATS[0].media_type if isinstance(solutions, ProtocolError)
-            else solutions[1],
-            fmt.GRAPH_FORMATS[0].media_type if isinstance(graph, ProtocolError) else graph[1],
+            fmt.SOLUTION_FORMATS[0].media_type if isinstance(solutions, str) else solutions[1],
+            fmt.GRAPH_FORMATS[0].media_type if isinstance(graph, str) else graph[1],
         )
         chosen = graph if answer.kind == "graph" else solutions
-        if isinstance(chosen, ProtocolError):
+        if isinstance(chosen, str):
             close = getattr(answer.chunks, "close", None)
             if close is not None:
                 close()
-            raise chosen
+            raise ProtocolError(406, chosen)
         content_type = (rdf_content_type(chosen[0]) if answer.kind == "graph"
                         else _solutions_type(chosen[0]))
         return content_type, iter(answer.chunks)
@@ -163,13 +181,13 @@ def _evaluate(
     check = fmt.deadline_checker(settings.query_timeout_s)
     cap = settings.max_result_rows
     if isinstance(result, GraphResult):
-        if isinstance(graph, ProtocolError):
-            raise graph
+        if isinstance(graph, str):
+            raise ProtocolError(406, graph)
         prefixes = {**PREFIXES, **result.prefixes}
         triples = fmt.capped(result.triples, cap)
         return rdf_content_type(graph[0]), fmt.stream_rdf(triples, graph[1], check, prefixes)  # type: ignore[arg-type]
-    if isinstance(solutions, ProtocolError):
-        raise solutions
+    if isinstance(solutions, str):
+        raise ProtocolError(406, solutions)
     if isinstance(result, SelectResult):
         result = SelectResult(result.variables, fmt.capped(result.rows, cap))  # type: ignore[arg-type]
     return _solutions_type(solutions[0]), fmt.write_solutions(result, solutions[1], check)
@@ -187,8 +205,7 @@ def _stream(
     ``keep``. An error after the first byte is logged and re-raised, so the server closes the
     connection and the client cannot take the cut answer for a whole one."""
     # captured now: the generator runs after the request context is gone
-    meter = g.get("kgraph_meter")
-    rid = g.get("kgraph_request_id")
+    state = info(request.environ)
     method, path = request.method, request.path
 
     def body() -> Iterator[bytes]:
@@ -205,12 +222,11 @@ def _stream(
                 yield chunk
         except Exception as exc:
             log.warning("answer cut off after %d bytes (connection closed): %s", size, exc,
-                        extra={"request_id": rid, "method": method, "path": path, "bytes": size,
+                        extra={"request_id": state.rid, "method": method, "path": path, "bytes": size,
                                "error": type(exc).__name__})
             raise
         finally:
-            if meter is not None:
-                meter[0] = size
+            state.bytes = size
         if kept is not None and keep is not None:
             keep(b"".join(kept))
 
