@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
@@ -53,15 +54,17 @@ def tree_rss(pid: int) -> int:
 class MemorySampler:
     """Samples a process tree's RSS every ``interval`` seconds in a thread; keeps the peak."""
 
-    def __init__(self, pid: int, interval: float = 0.2) -> None:
-        self.pid, self.interval, self.peak, self.last = pid, interval, 0, 0
+    def __init__(self, source: int | Callable[[], int], interval: float = 0.2) -> None:
+        """``source``: a pid (its tree is sampled) or a function returning bytes."""
+        self.read = source if callable(source) else (lambda: tree_rss(source))  # type: ignore[misc]
+        self.interval, self.peak, self.last = interval, 0, 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.last = tree_rss(self.pid)
+            self.last = self.read()
             self.peak = max(self.peak, self.last)
             self._stop.wait(self.interval)
 

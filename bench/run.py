@@ -143,17 +143,18 @@ def run_wrk(c: Contestant, templates: Path, terms: Path, connections: int, durat
             "non2xx": r["status"], "timeouts": r["timeout"]}
 
 
-def settle(c: Contestant, limit: float = 120.0) -> None:
+def settle(c: Contestant, limit: float = 120.0) -> bool:
     """Wait until the server answers a trivial query within 2 s: slow servers still work on
     requests wrk has stopped waiting for, and that work must not count for the next run."""
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
         try:
             if requests.get(c.url(PROBE), headers=ACCEPT, timeout=2, auth=c.auth).ok:  # type: ignore[arg-type]
-                return
+                return True
         except requests.RequestException:
             pass
         time.sleep(0.5)
+    return False
 
 
 def answer_size(c: Contestant, query: str, timeout: float = 120) -> tuple[int, str]:
@@ -375,8 +376,15 @@ class Run:
         return {k: v for k, v in classes.items() if v}
 
     def serve(self, key: str, data: Path, classes: dict[str, list[workload.Query]],
-              pools: dict[str, list[str]], checks: list[tuple[str, str]],
-              reference: dict[str, tuple[int, str]]) -> dict[str, Any]:
+              checks: list[tuple[str, str, str]], reference: dict[str, int]) -> dict[str, Any]:
+        """Start contestant ``key``, check its answers, wrk every class, stop it.
+
+        The naive Flask + rdflib reference (c) is slow enough that requests wrk stopped
+        waiting for keep it busy long after a run: it is restarted (the data parsed again)
+        when it does not settle, it is measured at the largest connection count only unless
+        ``--rdflib-connections`` says otherwise, and its answers are checked on the cheap
+        queries only.
+        """
         a = self.args
         log(f"contestant {key}: {LABELS[key]}")
         t0 = time.perf_counter()
@@ -388,32 +396,33 @@ class Run:
             return {"label": LABELS[key], "not_run": str(exc)[:500]}
         out: dict[str, Any] = {"label": LABELS[key], "start_s": round(time.perf_counter() - t0, 1),
                                "classes": {}}
-        sampler = MemorySampler(c.procs[0].pid)
-        extra = [MemorySampler(p.pid) for p in c.procs[1:]]
+        current = [c]
+        sampler = MemorySampler(lambda: current[0].rss())
+        naive = key == "c"
+        conns = a.rdflib_connections if naive else a.connections
         try:
-            answers = {name: answer_size(c, q) for name, q in checks}
+            mine = [(n, q) for n, q, cls in checks if not naive or cls == "cheap"]
+            answers = {n: answer_size(c, q, 30 if naive else 120) for n, q in mine}
             out["answers"] = {n: v[0] for n, v in answers.items()}
-            bad = {n: (v, reference.get(n)) for n, v in answers.items()
-                   if reference and v[0] != reference[n][0]}
+            bad = {n: v for n, v in answers.items() if reference and v[0] != reference.get(n)}
             out["answers_agree"] = not bad
             if bad:
-                out["answer_mismatch"] = {n: {"got": v[0][0], "error": v[0][1],
-                                              "oxigraph": v[1][0] if v[1] else None}
+                out["answer_mismatch"] = {n: {"got": v[0], "error": v[1],
+                                              "oxigraph": reference.get(n)}
                                           for n, v in bad.items()}
                 log(f"  answers differ from Oxigraph server's: {out['answer_mismatch']}")
-            for cls, qs in classes.items():
-                folder = self.work / "wrk"
-                folder.mkdir(exist_ok=True)
+            folder = self.work / "wrk"
+            for i, (cls, qs) in enumerate(classes.items()):
                 templates = folder / f"{cls}.tsv"
                 workload.write_templates(qs, templates)
-                # a short warm-up (caches, connection pools, JIT of the query plan)
-                try:
-                    run_wrk(c, templates, folder / "terms", 1, 1, a.seed)
-                except (RuntimeError, subprocess.TimeoutExpired) as exc:
-                    log(f"  warm-up failed: {exc}")
-                settle(c)
+                if not naive:  # a short warm-up (caches, connection pools)
+                    try:
+                        run_wrk(c, templates, folder / "terms", 1, 1, a.seed)
+                    except (RuntimeError, subprocess.TimeoutExpired) as exc:
+                        log(f"  warm-up failed: {exc}")
+                    settle(c)
                 runs = []
-                for n in a.connections:
+                for j, n in enumerate(conns):
                     try:
                         r = run_wrk(c, templates, folder / "terms", n, a.duration, a.seed + n)
                     except (RuntimeError, subprocess.TimeoutExpired) as exc:
@@ -422,15 +431,21 @@ class Run:
                     runs.append(r)
                     log(f"  {cls:12s} c={n}: {r['rps']:9.1f} req/s  p50 {r['p50_ms']:8.2f} ms  "
                         f"p99 {r['p99_ms']:8.2f} ms  errors {r['errors']}")
-                    settle(c)
+                    last = i == len(classes) - 1 and j == len(conns) - 1
+                    if not settle(c, 20 if naive else 120) and naive and not last:
+                        log("  still busy with abandoned requests: restarting it")
+                        for p in c.procs:
+                            self.procs.stop(p)
+                        c = self.start(key, data)
+                        current[0] = c
                 out["classes"][cls] = runs
             if key in ("a", "b") and a.stream:
                 log("  streaming a large SELECT")
                 out["stream"] = stream_check(c, a.stream_rows)
                 log(f"  stream: {out['stream']}")
         finally:
-            out["peak_rss_mb"] = round((sampler.stop() + sum(s.stop() for s in extra)) / MB)
-            for p in c.procs:
+            out["peak_rss_mb"] = round(sampler.stop() / MB)
+            for p in current[0].procs:
                 self.procs.stop(p)
         return out
 
@@ -449,20 +464,20 @@ class Run:
         classes = self.classify(queries, pools)
         self.results["classes"] = {k: [q.name for q in v] for k, v in classes.items()}
         # answers every contestant must agree on: one fixed parameter per query
-        checks = [(q.name, q.render(pools[q.pool][0] if q.pool else None)) for q in queries
-                  if any(q in v for v in classes.values())]
+        checks = [(q.name, q.render(pools[q.pool][0] if q.pool else None), cls)
+                  for cls, qs in classes.items() for q in qs]
         order = ["b"] + [k for k in a.contestants if k != "b"]
-        reference: dict[str, tuple[int, str]] = {}
+        reference: dict[str, int] = {}
         contestants: dict[str, Any] = {}
         for key in order:
             if key not in a.contestants and key != "b":
                 continue
             if key == "b":
                 # the reference's answers first (Oxigraph server is always measured)
-                contestants[key] = self.serve(key, data, classes, pools, checks, {})
-                reference = {n: (v, "") for n, v in contestants[key].get("answers", {}).items()}
+                contestants[key] = self.serve(key, data, classes, checks, {})
+                reference = dict(contestants[key].get("answers", {}))
             else:
-                contestants[key] = self.serve(key, data, classes, pools, checks, reference)
+                contestants[key] = self.serve(key, data, classes, checks, reference)
         self.results["contestants"] = contestants
         if a.reasoning_sizes:
             self.results["reasoning"] = reasoning(self.procs, a.reasoning_sizes, a.owlrl_max,
@@ -528,10 +543,19 @@ def targets(res: dict[str, Any]) -> list[dict[str, Any]]:
     add(f"kgraph load peak memory ({n:,} triples)", "< 2048 MB at 10^7", peak,
         (peak < 2048) if (peak is not None and at_scale) else None)
     a_eb = _rps(cons.get("a"), "engine-bound", conns)
-    c_eb = _rps(cons.get("c"), "engine-bound", conns)
-    v = round(a_eb / c_eb, 2) if a_eb and c_eb else None
-    add(f"kgraph / Flask+rdflib on engine-bound ({conns} conns)", ">= 15x", v,
-        None if v is None else v >= 15)
+    c_run = next((r for r in cons.get("c", {}).get("classes", {}).get("engine-bound", [])
+                  if str(r["connections"]) == conns), None)
+    name = f"kgraph / Flask+rdflib on engine-bound ({conns} conns)"
+    if a_eb and c_run and c_run["requests"] > 0:
+        v = round(a_eb / c_run["rps"], 2)
+        add(name, ">= 15x", v, v >= 15)
+    elif a_eb and c_run:
+        # no request finished in the run: its throughput is below connections / duration
+        bound = a_eb * res["params"]["duration_s"] / int(conns)
+        add(name, ">= 15x", f"> {bound:.1f} (rdflib finished no request in "
+            f"{res['params']['duration_s']:g} s)", True if bound >= 15 else None)
+    else:
+        add(name, ">= 15x", None, None)
     errs = sum(r["errors"] for runs in cons.get("a", {}).get("classes", {}).values() for r in runs)
     rdflib_errs = sum(r["errors"] for runs in cons.get("c", {}).get("classes", {}).values()
                       for r in runs)
@@ -568,6 +592,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run")
     ap.add_argument("--connections", default="1,4,8")
     ap.add_argument("--contestants", default="a,b,c,d,e")
+    ap.add_argument("--rdflib-connections", default="",
+                    help="connection counts for the Flask + rdflib reference (default: the "
+                         "largest of --connections)")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     ap.add_argument("--work", help="work folder (default: a new temp dir, removed at the end)")
     ap.add_argument("--keep", action="store_true", help="keep the work folder")
@@ -584,6 +611,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--reason-timeout", type=float, default=900)
     args = ap.parse_args(argv)
     args.connections = [int(x) for x in str(args.connections).split(",") if x]
+    args.rdflib_connections = ([int(x) for x in str(args.rdflib_connections).split(",") if x]
+                               or [max(args.connections)])
     args.contestants = [x.strip() for x in str(args.contestants).split(",") if x.strip()]
     args.reasoning_sizes = [int(x) for x in str(args.reasoning_sizes).split(",") if x]
     if bad := [k for k in args.contestants if k not in LABELS]:
