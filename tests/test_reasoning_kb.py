@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 from pathlib import Path
 
 import pytest
-from pyoxigraph import NamedNode
+from pyoxigraph import NamedNode, Quad
 
 from kgraph.bootstrap import ontology_files
 from kgraph.config import Settings
@@ -21,8 +22,8 @@ from kgraph.ingest import load_facts
 from kgraph.ingest.compile import compile_document
 from kgraph.loader import load_files
 from kgraph.namespaces import GRAPH_INFERRED, GRAPH_ONTOLOGY, KGO, KGR
-from kgraph.reasoning import materialize, run_scenario
-from kgraph.reasoning.explain import quotes_in, render_text, rules_in
+from kgraph.reasoning import materialize, run_scenario, workspace
+from kgraph.reasoning.explain import GRAPH_SCENARIO, quotes_in, render_text, rules_in
 from kgraph.reasoning.scenario import ScenarioError, events_from_json, events_from_turtle
 from kgraph.reasoning.service import explain_obligation, explain_triple
 from kgraph.store import open_store
@@ -163,6 +164,71 @@ def test_every_scenario_leaves_the_store_exactly_as_it_was(kb) -> None:  # type:
            'kgo:date "2021-07-10"^^xsd:date .')
     assert run_scenario(kb, events_from_turtle(ttl)).obligations
     assert dump(kb) == before
+
+
+# -- the shared working copy -------------------------------------------------------------------
+
+
+def test_scenarios_leave_the_working_copy_exactly_as_it_was(kb) -> None:  # type: ignore[no-untyped-def]
+    copy = workspace.working_copy(kb)
+    before = copy.dump_nquads()
+    assert before and not any(GRAPH_SCENARIO in line for line in before)
+    for doc in (attack("kgr:USA", "kgr:DPRK", "2021-07-10"),
+                attack("kgr:DPRK", "kgr:ROK", "2021-07-10")):
+        run_scenario(kb, events_from_json(doc), explain=True)
+    with pytest.raises(ScenarioError):  # a failing scenario removes its overlay too
+        run_scenario(kb, events_from_json({"events": [{"type": "kgo:Treaty", "date": "2021-01-01"}]}))
+    assert workspace.working_copy(kb) is copy
+    assert copy.dump_nquads() == before
+
+
+def test_the_working_copy_is_built_once_per_store_version(kb) -> None:  # type: ignore[no-untyped-def]
+    explain_triple(kb, "kgr:DPRK", "kgo:alliedWith", "kgr:PRC")
+    builds = workspace.builds
+    for _ in range(3):
+        explain_triple(kb, "kgr:DPRK", "kgo:alliedWith", "kgr:PRC")
+        run_scenario(kb, events_from_json(attack("kgr:USA", "kgr:DPRK", "2021-07-10")))
+    assert workspace.builds == builds
+    # a write makes a new version: the next request builds a new copy, once, that sees it
+    other = open_store(None)
+    other.add_quads(kb.quads())
+    copy = workspace.working_copy(other)
+    assert workspace.builds == builds + 1
+    label = NamedNode(KGR + "ScenarioTestLabel")
+    other.add_quads([Quad(label, NamedNode(KGO + "alliedWith"), NamedNode(KGR + "PRC"),
+                          NamedNode(GRAPH_ONTOLOGY))])
+    tree = explain_triple(other, "kgr:ScenarioTestLabel", "kgo:alliedWith", "kgr:PRC")
+    assert tree["kind"] == "axiom"
+    assert workspace.builds == builds + 2 and workspace.working_copy(other) is not copy
+
+
+def test_concurrent_scenarios_do_not_see_each_others_events(kb) -> None:  # type: ignore[no-untyped-def]
+    docs = {
+        "triggers": attack("kgr:USA", "kgr:DPRK", "2021-07-10"),
+        "nothing": attack("kgr:DPRK", "kgr:ROK", "2021-07-10"),
+        "too-early": attack("kgr:USA", "kgr:DPRK", "1955-06-25"),
+    }
+    alone = {k: run_scenario(kb, events_from_json(d)).as_dict() for k, d in docs.items()}
+    assert alone["triggers"]["triggered_obligations"]
+    assert not alone["nothing"]["triggered_obligations"]
+    results: dict[str, list[dict]] = {k: [] for k in docs}  # type: ignore[type-arg]
+    errors: list[BaseException] = []
+
+    def worker(key: str) -> None:
+        try:
+            for _ in range(3):
+                results[key].append(run_scenario(kb, events_from_json(docs[key])).as_dict())
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in docs for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    for key, outs in results.items():
+        assert len(outs) == 6 and all(out == alone[key] for out in outs), key
 
 
 # -- explanation of a stored inference -----------------------------------------------------------

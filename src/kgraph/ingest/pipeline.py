@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pyoxigraph import Quad, Triple
-from pyoxigraph import Store as OxStore
 
 from ..namespaces import KGR
+from ..store import open_store
 from ..store.base import Store
 from .compile import Compiled, compile_document, fact_iri, quote_iri
 from .facts import FactsError, FactsFile, FactsProblem, load_facts
@@ -175,24 +175,28 @@ def _write(store: Store, item: Prepared, dry_run: bool) -> IngestReport:
         warnings=[str(v) for v in item.warnings],
     )
     if store.contains_graph(compiled.graph):
-        current = set(store.triples(compiled.graph))
+        current = list(store.triples(compiled.graph))
         report.previous_quads = len(current)
-        report.unchanged = current == _as_stored(compiled.quads)
+        report.unchanged = _canonical(current) == _canonical(compiled.quads)
     if not dry_run and not report.unchanged:
         store.replace_graph(compiled.graph, compiled.quads)
     return report
 
 
-def _as_stored(quads: list[Quad]) -> set[Triple]:
-    """The triples as the default engine keeps them.
+def _canonical(statements: Iterable[Quad | Triple]) -> set[Triple]:
+    """The triples with literals in canonical form, to compare a file with a stored graph.
 
-    Oxigraph stores literals in canonical form (``"12"^^xsd:nonNegativeInteger``
-    comes back as ``"12"^^xsd:integer``), so an unchanged file is recognised by
-    comparing canonical forms, not the compiler's output.
+    Engines store literals canonically (Oxigraph turns ``"12"^^xsd:nonNegativeInteger``
+    into ``"12"^^xsd:integer``; others have their own forms), so both sides are
+    put through the same local in-memory store before comparing: the stored
+    graph (as any engine returns it) and the compiler's output.
     """
-    canonical = OxStore()
-    canonical.extend(quads)
-    return {Triple(q.subject, q.predicate, q.object) for q in canonical}
+    scratch = open_store(None)
+    try:
+        scratch.add_quads(Quad(t.subject, t.predicate, t.object) for t in statements)
+        return set(scratch.triples(None))
+    finally:
+        scratch.close()
 
 
 def find_facts_files(data_dir: str | Path) -> list[Path]:
