@@ -1,0 +1,292 @@
+"""The answer cache: ETags, 304s, Cache-Control, and invalidation by every kind of write."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+import pytest
+
+from kgraph.config import Settings
+from kgraph.sparql import results as fmt
+from kgraph.store.base import AskResult, GraphResult, SerializedResult
+from kgraph.store.oxigraph import OxigraphStore
+from kgraph.web import create_app
+
+from .support import auth
+
+EX = "http://example.org/"
+Q = f"SELECT ?o {{ <{EX}s> <{EX}p> ?o }} ORDER BY ?o"
+JSON = {"Accept": "application/sparql-results+json"}
+
+
+class CountingStore(OxigraphStore):
+    """An in-memory store that counts the queries it evaluates."""
+
+    def __init__(self) -> None:
+        super().__init__(None)
+        self.evaluated = 0
+
+    def query(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        self.evaluated += 1
+        return super().query(*args, **kwargs)
+
+
+@pytest.fixture
+def store() -> CountingStore:
+    s = CountingStore()
+    s.update(f'INSERT DATA {{ <{EX}s> <{EX}p> "one" . GRAPH <{EX}g> {{ <{EX}s> <{EX}p> "two" }} }}')
+    return s
+
+
+@pytest.fixture
+def client(settings: Settings, store: CountingStore):  # type: ignore[no-untyped-def]
+    return create_app(settings, store).test_client()
+
+
+def values(r) -> list[str]:  # type: ignore[no-untyped-def]
+    return [b["o"]["value"] for b in r.json["results"]["bindings"]]
+
+
+def test_answer_carries_etag_and_revalidates_with_304(client, store) -> None:
+    r = client.get("/sparql", query_string={"query": Q}, headers=JSON)
+    assert r.status_code == 200 and values(r) == ["one", "two"]
+    etag = r.headers["ETag"]
+    assert etag.startswith('"') and etag.endswith('"') and not etag.startswith("W/")
+    assert r.headers["Cache-Control"] == "no-cache"
+    assert "Accept" in r.headers["Vary"]
+    again = client.get("/sparql", query_string={"query": Q}, headers={**JSON, "If-None-Match": etag})
+    assert again.status_code == 304 and again.data == b""
+    for name in ("ETag", "Vary", "Cache-Control"):
+        assert again.headers[name] == r.headers[name]
+    # weak form and lists are understood; another tag is not a match
+    assert client.get("/sparql", query_string={"query": Q},
+                      headers={**JSON, "If-None-Match": f'"x", W/{etag}'}).status_code == 304
+    assert client.get("/sparql", query_string={"query": Q},
+                      headers={**JSON, "If-None-Match": '"other"'}).status_code == 200
+
+
+def test_repeated_query_is_served_from_memory(client, store) -> None:
+    first = client.get("/sparql", query_string={"query": Q}, headers=JSON)
+    n = store.evaluated
+    second = client.get("/sparql", query_string={"query": Q}, headers=JSON)
+    assert store.evaluated == n, "a repeated query must not reach the store"
+    assert second.data == first.data and second.headers["ETag"] == first.headers["ETag"]
+    assert second.headers["Content-Type"] == first.headers["Content-Type"]
+
+
+@pytest.mark.parametrize("other", [
+    {"headers": {"Accept": "text/csv"}},
+    {"headers": {"Accept": "application/json"}},  # same bytes, another Content-Type
+    {"query_string": {"format": "xml"}},
+    {"query_string": {"default-graph-uri": EX + "g"}},
+    {"query_string": {"named-graph-uri": EX + "g"}},
+    {"query_string": {"inference": "false"}},
+])
+def test_cache_never_crosses_formats_or_datasets(client, store, other: dict) -> None:
+    base = client.get("/sparql", query_string={"query": Q}, headers=JSON)
+    n = store.evaluated
+    params = {"query": Q, **other.get("query_string", {})}
+    headers = other.get("headers", JSON)
+    r = client.get("/sparql", query_string=params, headers=headers)
+    assert store.evaluated == n + 1, "a different request must be evaluated"
+    assert r.headers["ETag"] != base.headers["ETag"]
+    assert (r.headers["Content-Type"], r.data) != (base.headers["Content-Type"], base.data) or \
+        "inference" in params
+    # revalidating with the other request's tag is not a match either
+    r2 = client.get("/sparql", query_string=params,
+                    headers={**headers, "If-None-Match": base.headers["ETag"]})
+    assert r2.status_code == 200
+
+
+def _write(client, kind: str) -> int:  # type: ignore[no-untyped-def]
+    new = f"<{EX}s> <{EX}p> \"three\" ."
+    if kind == "update":
+        r = client.post("/sparql", data={"update": f"INSERT DATA {{ {new} }}"}, headers=auth())
+    elif kind == "put":
+        r = client.put(f"/store?graph={EX}g", data=new, content_type="text/turtle", headers=auth())
+    elif kind == "post":
+        r = client.post(f"/store?graph={EX}g", data=new, content_type="text/turtle", headers=auth())
+    else:
+        r = client.delete(f"/store?graph={EX}g", headers=auth())
+    assert 200 <= r.status_code < 300, r.data
+    return r.status_code
+
+
+@pytest.mark.parametrize("kind", ["update", "put", "post", "delete"])
+def test_every_write_invalidates_at_once(client, kind: str) -> None:
+    a = client.get("/sparql", query_string={"query": Q}, headers=JSON)
+    tag_a = a.headers["ETag"]
+    _write(client, kind)
+    b = client.get("/sparql", query_string={"query": Q}, headers=JSON)
+    assert b.headers["ETag"] != tag_a
+    expected = {"update": ["one", "three", "two"], "put": ["one", "three"],
+                "post": ["one", "three", "two"], "delete": ["one"]}[kind]
+    assert values(b) == expected
+    c = client.get("/sparql", query_string={"query": Q}, headers={**JSON, "If-None-Match": tag_a})
+    assert c.status_code == 200 and values(c) == expected
+
+
+def test_write_behind_the_apps_back_is_seen_through_the_version(client, store) -> None:
+    a = client.get("/sparql", query_string={"query": Q}, headers=JSON)
+    store.update(f'INSERT DATA {{ <{EX}s> <{EX}p> "direct" }}')  # e.g. another process's write
+    b = client.get("/sparql", query_string={"query": Q, }, headers={**JSON, "If-None-Match": a.headers["ETag"]})
+    assert b.status_code == 200 and "direct" in values(b)
+
+
+class FrozenVersionStore(OxigraphStore):
+    """A store whose version does not move: a write in flight that bumped it before the
+    answer was computed looks exactly like this to the cache."""
+
+    def version(self) -> int:
+        return 7
+
+
+def test_writes_through_the_app_invalidate_even_if_the_version_does_not_move(settings) -> None:
+    client = create_app(settings, FrozenVersionStore(None)).test_client()
+    a = client.get("/sparql", query_string={"query": Q}, headers=JSON)
+    assert values(a) == []
+    _write(client, "update")
+    b = client.get("/sparql", query_string={"query": Q}, headers={**JSON, "If-None-Match": a.headers["ETag"]})
+    assert b.status_code == 200 and values(b) == ["three"]
+
+
+def test_post_queries_carry_etags_and_revalidate_with_get(client, store) -> None:
+    p = client.post("/sparql", data={"query": Q}, headers=JSON)
+    tag = p.headers["ETag"]
+    assert client.get("/sparql", query_string={"query": Q},
+                      headers={**JSON, "If-None-Match": tag}).status_code == 304
+    direct = client.post("/sparql", data=Q.encode(), content_type="application/sparql-query",
+                         headers=JSON)
+    assert direct.headers["ETag"] == tag
+    # a POST whose precondition fails answers 412 (RFC 9110), never a stale body
+    r = client.post("/sparql", data={"query": Q}, headers={**JSON, "If-None-Match": tag})
+    assert r.status_code == 412
+
+
+def test_named_queries_are_cached_and_invalidated(client, settings, store) -> None:
+    (settings.queries_dir / "objects.rq").write_text(Q + "\n")
+    a = client.get("/queries/objects", headers=JSON)
+    assert a.status_code == 200 and values(a) == ["one", "two"]
+    n = store.evaluated
+    assert client.get("/queries/objects", headers={**JSON, "If-None-Match": a.headers["ETag"]}).status_code == 304
+    assert client.get("/queries/objects", headers=JSON).data == a.data
+    assert store.evaluated == n
+    _write(client, "update")
+    b = client.get("/queries/objects", headers={**JSON, "If-None-Match": a.headers["ETag"]})
+    assert b.status_code == 200 and values(b) == ["one", "three", "two"]
+
+
+def test_errors_are_never_cached(client, store) -> None:
+    bad = client.get("/sparql", query_string={"query": "SELECT * {"}, headers=JSON)
+    assert bad.status_code == 400 and "ETag" not in bad.headers
+    n = store.evaluated
+    assert client.get("/sparql", query_string={"query": "SELECT * {"}, headers=JSON).status_code == 400
+    assert store.evaluated == n + 1
+    na = client.get("/sparql", query_string={"query": Q}, headers={"Accept": "image/png"})
+    assert na.status_code == 406 and "ETag" not in na.headers
+
+
+def test_cache_bounds(settings, store) -> None:
+    app = create_app(replace(settings, cache_entries=2, cache_max_bytes=400), store)
+    client = app.test_client()
+    cache = app.extensions["kgraph"].cache
+    for i in range(3):
+        client.get("/sparql", query_string={"query": f"ASK {{ ?s ?p {i} }}"}, headers=JSON)
+    assert len(cache) == 2
+    n = store.evaluated
+    client.get("/sparql", query_string={"query": "ASK { ?s ?p 0 }"}, headers=JSON)
+    assert store.evaluated == n + 1, "the least recently used entry was dropped"
+    big = "SELECT ?i { VALUES ?i { " + " ".join(map(str, range(100))) + " } }"
+    r = client.get("/sparql", query_string={"query": big}, headers=JSON)
+    assert len(r.data) > 400 and "ETag" in r.headers  # still revalidatable, just not kept
+    n = store.evaluated
+    client.get("/sparql", query_string={"query": big}, headers=JSON)
+    assert store.evaluated == n + 1
+    assert client.get("/sparql", query_string={"query": big},
+                      headers={**JSON, "If-None-Match": r.headers["ETag"]}).status_code == 304
+
+
+def test_streamed_answers_up_to_the_size_limit_are_kept(settings, store) -> None:
+    client = create_app(replace(settings, cache_max_bytes=4 << 20), store).test_client()
+    many = "SELECT ?i { VALUES ?i { " + " ".join(map(str, range(30000))) + " } }"
+    r = client.get("/sparql", query_string={"query": many}, headers={"Accept": "text/csv"})
+    assert "Content-Length" not in r.headers  # it streamed
+    assert len(r.data) > 65536  # kept once sent whole
+    n = store.evaluated
+    again = client.get("/sparql", query_string={"query": many}, headers={"Accept": "text/csv"})
+    assert store.evaluated == n and again.data == r.data
+
+
+def test_max_age_setting(settings, store) -> None:
+    client = create_app(replace(settings, cache_max_age_s=60), store).test_client()
+    r = client.get("/sparql", query_string={"query": Q}, headers=JSON)
+    assert r.headers["Cache-Control"] == "public, max-age=60"
+
+
+def test_head_and_cache(client) -> None:
+    g = client.get("/sparql", query_string={"query": Q}, headers=JSON)
+    h = client.head("/sparql", query_string={"query": Q}, headers=JSON)
+    assert h.status_code == 200 and h.data == b"" and h.headers["ETag"] == g.headers["ETag"]
+
+
+class SerializingStore(OxigraphStore):
+    """A store that writes its answers itself, like the worker-process pool."""
+
+    def __init__(self) -> None:
+        super().__init__(None)
+        self.calls: list[tuple[str, str]] = []
+
+    def query_serialized(self, sparql, *, dataset=None, base_iri=None, timeout_s=None,  # type: ignore[no-untyped-def]
+                         solutions_format, graph_format):
+        self.calls.append((solutions_format, graph_format))
+        result = self.query(sparql, dataset=dataset, base_iri=base_iri)
+        if isinstance(result, GraphResult):
+            chunks = fmt.stream_rdf(result.triples, graph_format)
+            return SerializedResult("graph", graph_format, chunks)
+        kind = "boolean" if isinstance(result, AskResult) else "solutions"
+        text = fmt.write_solutions(result, solutions_format)
+        return SerializedResult(kind, solutions_format, (c.encode() for c in text))
+
+
+def test_stores_that_serialize_get_both_formats_and_are_streamed(settings) -> None:
+    store = SerializingStore()
+    store.update(f'INSERT DATA {{ <{EX}s> <{EX}p> "one" }}')
+    client = create_app(settings, store).test_client()
+    r = client.get("/sparql", query_string={"query": Q}, headers={"Accept": "text/csv, text/turtle"})
+    assert r.status_code == 200 and r.mimetype == "text/csv" and r.data == b"o\r\none\r\n"
+    assert store.calls[-1] == ("text/csv", "text/turtle")
+    c = client.get("/sparql", query_string={"query": "CONSTRUCT WHERE { ?s ?p ?o }"},
+                   headers={"Accept": "text/csv, text/turtle"})
+    assert c.mimetype == "text/turtle" and b"one" in c.data
+    # a kind with no acceptable type is 406 only when the query is of that kind
+    ok = client.get("/sparql", query_string={"query": Q}, headers={"Accept": "text/csv"})
+    assert ok.status_code == 200
+    na = client.get("/sparql", query_string={"query": "CONSTRUCT WHERE { ?s ?p ?o }"},
+                    headers={"Accept": "text/csv"})
+    assert na.status_code == 406
+    calls = len(store.calls)
+    assert client.get("/sparql", query_string={"query": Q}, headers={"Accept": "text/csv"}).data == ok.data
+    assert len(store.calls) == calls  # cached
+    many = "SELECT ?i { VALUES ?i { " + " ".join(map(str, range(20000))) + " } }"
+    big = client.get("/sparql", query_string={"query": many}, headers={"Accept": "text/csv"})
+    assert "Content-Length" not in big.headers
+    assert big.get_data(as_text=True).splitlines() == ["i", *map(str, range(20000))]
+
+
+def test_hit_is_much_faster_than_miss(settings) -> None:
+    store = OxigraphStore(None)
+    store.update("INSERT DATA { " + " ".join(
+        f"<{EX}s{i}> <{EX}p> {i} ." for i in range(3000)) + " }")
+    client = create_app(settings, store).test_client()
+    q = f"SELECT (SUM(?o) AS ?n) {{ ?s <{EX}p> ?o . ?s2 <{EX}p> ?o }}"
+
+    def timed(headers: dict[str, str]) -> float:
+        started = time.perf_counter()
+        assert client.get("/sparql", query_string={"query": q}, headers=headers).status_code == 200
+        return time.perf_counter() - started
+
+    misses = [timed({"Accept": a}) for a in ("application/sparql-results+json", "text/csv",
+                                             "text/tab-separated-values")]
+    hits = [timed({"Accept": "text/csv"}) for _ in range(5)]
+    assert min(hits) * 3 < min(misses), (hits, misses)
