@@ -13,6 +13,7 @@ held to the configured limits before anything is parsed.
 from __future__ import annotations
 
 import importlib
+import io
 import logging
 import threading
 import time
@@ -106,6 +107,32 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     return app
 
 
+def _buffer_chunked_body(environ: dict[str, object], limit: int) -> None:
+    """Read a body of unknown length (chunked) up to ``limit`` bytes, or 413.
+
+    werkzeug would cut such a body at its limit without a word, and a cut Turtle
+    document can still parse: the body is read here, one byte past the limit at
+    most, and handed on with the Content-Length it turned out to have.
+    """
+    stream = environ["wsgi.input"]
+    parts: list[bytes] = []
+    size = 0
+    budget = limit + 1 if limit else None
+    while budget is None or size < budget:
+        chunk = stream.read(min(1 << 16, budget - size) if budget else 1 << 16)  # type: ignore[attr-defined]
+        if not chunk:
+            break
+        parts.append(chunk)
+        size += len(chunk)
+    if limit and size > limit:
+        raise ProtocolError(413, f"the request body is over {limit:,} bytes, this endpoint's "
+                                 "limit")
+    environ["wsgi.input"] = io.BytesIO(b"".join(parts))
+    environ["CONTENT_LENGTH"] = str(size)
+    environ.pop("wsgi.input_terminated", None)
+    environ.pop("HTTP_TRANSFER_ENCODING", None)  # the body is no longer chunked
+
+
 def _install_request_hooks(app: Flask, settings: Settings) -> None:
     max_body = settings.max_body_bytes
     origins = settings.cors_origins
@@ -124,7 +151,9 @@ def _install_request_hooks(app: Flask, settings: Settings) -> None:
         environ = request.environ
         info(environ)
         declared = environ.get("CONTENT_LENGTH")
-        if declared:
+        if not declared and "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+            _buffer_chunked_body(environ, max_body)
+        elif declared:
             declared = declared.strip()
             if not declared.isdigit() or not declared.isascii():
                 raise ProtocolError(400, "Content-Length must be a non-negative integer")
