@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pyoxigraph import BlankNode, Literal, NamedNode, Quad, RdfFormat, Triple, parse, serialize
+from pyoxigraph import BlankNode, Literal, NamedNode, Quad, RdfFormat, Triple, serialize
 
 from kgraph.config import PROJECT_ROOT
 from kgraph.linking.client import WikidataClient
@@ -40,6 +40,7 @@ from kgraph.namespaces import (
     WIKIDATA_ENTITY,
     XSD,
 )
+from kgraph.rdf import parse_rdf
 from kgraph.store.base import Store
 
 WIKIDATA_DIR = PROJECT_ROOT / "data" / "wikidata"
@@ -215,7 +216,7 @@ def refresh_snapshot(
         body = client.construct(query)
     finally:
         client.cache_dir = cache_dir
-    triples = list(parse(body, format=RdfFormat.TURTLE))
+    triples = [Triple(q.subject, q.predicate, q.object) for q in parse_rdf(body, "text/turtle")]
     meta = {
         "retrieved": datetime.now(UTC).isoformat(timespec="seconds"),
         "method": "endpoint",
@@ -245,10 +246,7 @@ def load_snapshot(store: Store, path: Path | str | None = None) -> int:
     path = Path(path) if path is not None else SNAPSHOT_PATH
     meta_path = path.with_name(path.stem + ".meta.json")
     g = NamedNode(GRAPH_WIKIDATA)
-    quads = [
-        Quad(t.subject, t.predicate, t.object, g)
-        for t in parse(path=str(path), format=RdfFormat.TURTLE)
-    ]
+    quads = parse_rdf(path.read_bytes(), "text/turtle", graph=GRAPH_WIKIDATA)
     if meta_path.exists():
         meta = json.loads(meta_path.read_text("utf-8"))
         retrieved = str(meta["retrieved"])
@@ -279,11 +277,7 @@ def load_links(store: Store, path: Path | str | None = None) -> int:
     path = Path(path) if path is not None else LINKS_PATH
     if not path.exists():
         return 0
-    g = NamedNode(GRAPH_LINKS)
-    quads = [
-        Quad(t.subject, t.predicate, t.object, g)
-        for t in parse(path=str(path), format=RdfFormat.TURTLE)
-    ]
+    quads = parse_rdf(path.read_bytes(), "text/turtle", graph=GRAPH_LINKS)
     store.replace_graph(GRAPH_LINKS, quads)
     return len(quads)
 

@@ -22,6 +22,7 @@ from pyoxigraph import BlankNode, Literal, NamedNode, Quad, Triple
 from pyoxigraph import Store as OxStore
 
 from ..namespaces import GRAPH_INFERRED
+from ..rdf import parse_rdf
 from .engine import EngineRun, RuleEngine
 from .workspace import engine_for, register, working_copy
 
@@ -205,11 +206,6 @@ def closure_reasonable(quads: Iterable[Quad]) -> list[Triple]:
 
 
 def turtle_quads(data: str | bytes, graph: str | None, *, base_iri: str | None = None) -> list[Quad]:
-    """Parse Turtle into quads of ``graph`` (blank nodes renamed apart)."""
-    from pyoxigraph import DefaultGraph, RdfFormat, parse
-
-    g = NamedNode(graph) if graph else DefaultGraph()
-    return [
-        Quad(t.subject, t.predicate, t.object, g)
-        for t in parse(data, RdfFormat.TURTLE, base_iri=base_iri, rename_blank_nodes=True)
-    ]
+    """Parse Turtle (with :mod:`kgraph.rdf`) into quads of ``graph`` (blank nodes renamed
+    apart); raises :class:`kgraph.store.base.RdfSyntaxError`."""
+    return parse_rdf(data, "text/turtle", graph=graph, base_iri=base_iri)

@@ -138,7 +138,7 @@ def events_from_turtle(text: str | bytes) -> list[Quad]:
     body = text.decode("utf-8") if isinstance(text, bytes) else text
     try:
         quads = turtle_quads(prologue + body, GRAPH_SCENARIO)
-    except SyntaxError as exc:
+    except (SyntaxError, ValueError) as exc:
         lines = prologue.count("\n")
         raise ScenarioError(f"the Turtle does not parse: {exc} "
                             f"(line numbers count {lines} predefined @prefix lines)") from None
