@@ -1,4 +1,4 @@
-"""The serving model, tested on real server processes: time limits that stop the work,
+"""The serving model, tested on real server processes (slow) and on PooledStore in process: time limits that stop the work,
 read-your-writes across workers, saturation, crashes, clean shutdown and streaming.
 
 See docs/store.md, "Serving". Executors and the writer are found in the server's
@@ -21,8 +21,6 @@ import pytest
 import requests
 
 from .support import ServerProcess, auth
-
-pytestmark = pytest.mark.slow
 
 RUNAWAY = "SELECT (COUNT(*) AS ?n) { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
 CHEAP = "ASK { <http://example.org/s/1/1> ?p ?o }"
@@ -94,6 +92,7 @@ def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]
     srv.stop()
 
 
+@pytest.mark.slow
 def test_runaway_query_is_stopped_and_others_are_served(limited: ServerProcess) -> None:
     outcome: dict[str, object] = {}
 
@@ -132,6 +131,7 @@ def test_runaway_query_is_stopped_and_others_are_served(limited: ServerProcess) 
     assert r.status_code == 200 and r.json()["boolean"] is True
 
 
+@pytest.mark.slow
 def test_runaway_update_is_stopped_and_nothing_is_applied(limited: ServerProcess) -> None:
     writer = processes(limited, "writer_main")
     assert len(writer) == 1
@@ -153,6 +153,7 @@ def test_runaway_update_is_stopped_and_nothing_is_applied(limited: ServerProcess
     assert ask.json()["boolean"] is True
 
 
+@pytest.mark.slow
 def test_read_your_writes_across_workers(limited: ServerProcess) -> None:
     for i in range(50):
         subject = f"http://example.org/ryw/{uuid.uuid4()}"
@@ -165,6 +166,7 @@ def test_read_your_writes_across_workers(limited: ServerProcess) -> None:
         assert ask.status_code == 200 and ask.json()["boolean"] is True, (i, ask.text)
 
 
+@pytest.mark.slow
 def test_executor_crash_costs_only_its_request(limited: ServerProcess) -> None:
     outcome: dict[str, object] = {}
 
@@ -187,6 +189,7 @@ def test_executor_crash_costs_only_its_request(limited: ServerProcess) -> None:
         assert r.status_code == 200
 
 
+@pytest.mark.slow
 def test_saturation_answers_503_never_500_never_hangs(tmp_path: Path) -> None:
     srv = ServerProcess(tmp_path / "store", [
         "--allow-update", "--no-bootstrap", "--workers", "1", "--threads", "1",
@@ -214,6 +217,7 @@ def test_saturation_answers_503_never_500_never_hangs(tmp_path: Path) -> None:
         srv.stop()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL"])
 def test_no_process_outlives_the_server(tmp_path: Path, how: str) -> None:
     srv = ServerProcess(tmp_path / "store", ["--no-bootstrap", "--workers", "2", "--threads", "2"])
@@ -229,6 +233,7 @@ def test_no_process_outlives_the_server(tmp_path: Path, how: str) -> None:
     srv.stop()
 
 
+@pytest.mark.slow
 def test_memory_store_is_served_and_removed(tmp_path: Path) -> None:
     shm = Path("/dev/shm")
     before = set(shm.glob("kgraph-memory-*")) if shm.is_dir() else set()
@@ -247,6 +252,7 @@ def test_memory_store_is_served_and_removed(tmp_path: Path) -> None:
         assert set(shm.glob("kgraph-memory-*")) <= before
 
 
+@pytest.mark.slow
 def test_large_select_streams_with_flat_memory(tmp_path: Path) -> None:
     srv = ServerProcess(tmp_path / "store", [
         "--allow-update", "--no-bootstrap", "--workers", "1", "--threads", "1",
@@ -278,3 +284,109 @@ def test_large_select_streams_with_flat_memory(tmp_path: Path) -> None:
         assert max(samples) - samples[0] < 30 << 20, samples
     finally:
         srv.stop()
+
+
+# -- the Store interface of PooledStore, in process (a real writer and real executors) ----
+@pytest.fixture(scope="module")
+def pooled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    from kgraph.config import Settings
+    from kgraph.store.pool import PooledStore
+    from kgraph.store.writer import WriterClient, WriterProcess
+
+    folder = tmp_path_factory.mktemp("pooled") / "store"
+    settings = Settings(store_path=folder, bootstrap=False, threads=2, query_timeout_s=20)
+    writer = WriterProcess(settings, folder)
+    writer.start(bootstrap=False)
+    store = PooledStore(settings, folder, WriterClient(writer.address, writer.authkey))
+    yield store
+    store.close()
+    writer.stop()
+
+
+def test_pooled_store_implements_the_store_interface(pooled: object) -> None:
+    from pyoxigraph import Literal, NamedNode, Quad
+
+    from kgraph.store.base import AskResult, GraphResult, SelectResult, Store
+
+    store = pooled
+    assert isinstance(store, Store)
+    ex = "http://example.org/"
+    v0 = store.version()
+    store.update(f"INSERT DATA {{ <{ex}a> <{ex}p> 1 . GRAPH <{ex}g> {{ <{ex}a> <{ex}q> 'x' }} }}")
+    assert store.version() > v0
+    store.add_quads([Quad(NamedNode(ex + "b"), NamedNode(ex + "p"), Literal("y"),
+                          NamedNode(ex + "h"))])
+    assert store.named_graphs() == [ex + "g", ex + "h"]
+    assert store.contains_graph(ex + "h") and not store.contains_graph(ex + "nope")
+    assert store.count(None) == 1 and store.count(ex + "g") == 1 and store.count(...) == 3
+    store.replace_graph(ex + "h", [Quad(NamedNode(ex + "c"), NamedNode(ex + "p"), Literal("z"))])
+    assert [q.subject.value for q in store.match(None, None, None, ex + "h")] == [ex + "c"]
+    assert len(list(store.triples(ex + "h"))) == 1 and len(list(store.quads())) == 3
+    assert store.load(f"<{ex}d> <{ex}p> <{ex}e> .".encode(), "application/n-triples",
+                      graph=ex + "l") == 1
+    assert store.drop_graph(ex + "l") is True and store.drop_graph(ex + "l") is False
+    select = store.query(f"SELECT ?s WHERE {{ ?s <{ex}p> ?o }} ORDER BY ?s")
+    assert isinstance(select, SelectResult) and select.variables == ["s"]
+    assert [row[0].value for row in select.rows] == [ex + "a", ex + "c"]
+    ask = store.query(f"ASK {{ <{ex}a> ?p ?o }}")
+    assert isinstance(ask, AskResult) and ask.value is True
+    graph = store.query(f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH <{ex}g> {{ ?s ?p ?o }} }}")
+    assert isinstance(graph, GraphResult) and len(list(graph.triples)) == 1
+    import io
+
+    out = io.BytesIO()
+    store.dump(out, "application/n-quads")
+    assert out.getvalue().count(b"\n") == 3
+
+
+def test_pooled_store_writes_answers_in_the_chosen_media_type(pooled: object) -> None:
+    import csv
+    import io
+    import json
+    import xml.etree.ElementTree as ET
+
+    from kgraph.sparql.protocol import ProtocolError
+
+    store = pooled
+    ex = "http://example.org/"
+    store.update(f"INSERT DATA {{ <{ex}m> <{ex}label> 'tab\\there, \"quoted\"'@en }}")
+    query = f"SELECT ?s ?l WHERE {{ ?s <{ex}label> ?l }}"
+
+    def answer(q: str, solutions: str | None, graph: str | None = None) -> tuple[str, bytes]:
+        result = store.query_serialized(q, solutions_format=solutions, graph_format=graph)
+        return result.kind, b"".join(result.chunks)
+
+    kind, body = answer(query, "application/sparql-results+json")
+    binding = json.loads(body)["results"]["bindings"][0]
+    assert kind == "solutions" and binding["l"] == {
+        "type": "literal", "value": 'tab\there, "quoted"', "xml:lang": "en"}
+    _, body = answer(query, "application/sparql-results+xml")
+    assert ET.fromstring(body).find(".//{http://www.w3.org/2005/sparql-results#}literal").text \
+        == 'tab\there, "quoted"'
+    _, body = answer(query, "text/csv")
+    assert list(csv.reader(io.StringIO(body.decode()))) == [["s", "l"],
+                                                            [ex + "m", 'tab\there, "quoted"']]
+    _, body = answer(query, "text/tab-separated-values")
+    assert body.decode().splitlines()[1] == f'<{ex}m>\t"tab\\there, \\"quoted\\""@en'
+    kind, body = answer(f"ASK {{ <{ex}m> ?p ?o }}", "application/sparql-results+json")
+    assert kind == "boolean" and json.loads(body)["boolean"] is True
+    kind, body = answer(f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ <{ex}m> ?p ?o . ?s ?p ?o }}",
+                        "application/sparql-results+json", "application/n-triples")
+    assert kind == "graph" and body.count(b"\n") == 1
+    with pytest.raises(ProtocolError) as refused:
+        answer(f"CONSTRUCT WHERE {{ <{ex}m> ?p ?o }}", "application/sparql-results+json", None)
+    assert refused.value.status == 406
+
+
+def test_pooled_store_errors_cross_as_store_exceptions(pooled: object) -> None:
+    from kgraph.store.base import SparqlEvaluationError, SparqlSyntaxError
+
+    store = pooled
+    with pytest.raises(SparqlSyntaxError):
+        store.query_serialized("SELEKT * {}", solutions_format="application/sparql-results+json")
+    with pytest.raises(SparqlSyntaxError):
+        store.update("INSERT DATUM { }")
+    with pytest.raises(SparqlEvaluationError):
+        store.update("CREATE GRAPH <http://example.org/g2> ; CREATE GRAPH <http://example.org/g2>")
+    # nothing of the failed update was applied, and the store still answers
+    assert not store.contains_graph("http://example.org/g2")

@@ -169,7 +169,8 @@ class _Executor:
             out.frame(b"P", pickle.dumps(store.contains_graph(request[1])))
         elif op == "count":
             graph, all_graphs = request[1:]
-            value = store.count(all_graphs=True) if all_graphs else store.count(graph)
+            every = all_graphs or graph is ...  # ``...``: any graph, as in ``match``
+            value = store.count(all_graphs=True) if every else store.count(graph)
             out.frame(b"P", pickle.dumps(value))
         elif op == "dump":
             store.dump(out, request[1])
@@ -666,6 +667,8 @@ class PooledStore:
         return self._value(_marshal("contains_graph", graph))
 
     def count(self, graph: Any = None, /, *, all_graphs: bool = False) -> int:
+        """Quads in one graph (``None``: the default graph), or in all (``...`` or
+        ``all_graphs``)."""
         return self._value(_pickle("count", graph, all_graphs))
 
     def dump(self, output: IO[bytes], media_type: str) -> None:
