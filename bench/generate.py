@@ -1,7 +1,8 @@
 """Seeded, ontology-conformant benchmark data, streamed to N-Quads with bounded memory.
 
 ``python -m bench generate --triples 1000000 --seed 7 --out DIR`` writes ``DIR/data.nq`` and
-``DIR/pools/*.txt`` (IRIs the load generator draws its random parameters from).
+``DIR/pools/*.txt`` (terms the load generator draws its random parameters from, one a line:
+IRIs of states, treaties, obligations, people, claims, attacks, summits; signature days).
 
 The treaty core (states, bilateral mutual defence treaties with provisions, one obligation per
 direction with armed-attack trigger conditions, dated attacks, assessments alleging breach) is
@@ -24,7 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pyoxigraph import Literal, NamedNode, Quad
+from pyoxigraph import BlankNode, Literal, NamedNode, Quad
 
 from kgraph.namespaces import KGO, PREFIXES, XSD
 from kgraph.reasoning import synthetic
@@ -39,7 +40,7 @@ TRIPLES_PER_LEADER = 31
 #: Size of every parameter pool (a reservoir sample of the generated IRIs).
 POOL_SIZE = 5000
 ROLES = ("head-of-state", "head-of-government", "foreign-minister", "defence-minister")
-POOL_NAMES = ("state", "treaty", "obligation", "person", "claim", "event", "summit")
+POOL_NAMES = ("state", "treaty", "obligation", "person", "claim", "event", "summit", "day")
 QUOTES = ("We will stand by our ally.", "The treaty remains in force.",
           "An attack on one is an attack on both.", "The obligation has lapsed.",
           "We reserve the right to respond.")
@@ -47,7 +48,8 @@ QUOTES = ("We will stand by our ally.", "The treaty remains in force.",
 
 @dataclass
 class Pools:
-    """Reservoir samples of IRIs, one per kind, drawn with their own seeded generator."""
+    """Reservoir samples of terms (N-Triples syntax: ``<iri>``, ``"1950-01-01"^^<...>``), one
+    per kind, drawn with their own seeded generator."""
 
     seed: int
     size: int = POOL_SIZE
@@ -167,9 +169,18 @@ def ontology() -> list[Quad]:
 
     folder = Path(__file__).resolve().parents[1] / "ontology"
     out: list[Quad] = []
+    labels: dict[str, BlankNode] = {}
+
+    def stable(term: object) -> object:  # a parse names blank nodes at random: renumber them
+        if isinstance(term, BlankNode):
+            return labels.setdefault(term.value, BlankNode(f"onto{len(labels)}"))
+        return term
+
     for path in ontology_files(folder):
-        out.extend(parse_rdf(path.read_bytes(), media_type_for(path), graph=GRAPH_ONTOLOGY,
-                             base_iri=path.as_uri()))
+        for q in parse_rdf(path.read_bytes(), media_type_for(path), graph=GRAPH_ONTOLOGY,
+                           base_iri=path.as_uri()):
+            out.append(Quad(stable(q.subject), q.predicate, stable(q.object),  # type: ignore[arg-type]
+                            q.graph_name))
     return out
 
 
@@ -192,7 +203,8 @@ def write(triples: int, seed: int, out: Path, *, progress: bool = True) -> dict[
     path = out / "data.nq"
     t0 = time.perf_counter()
     n = 0
-    type_iri = RDF + "type"
+    type_iri, signed_iri = RDF + "type", KGO + "signedOn"
+    days: set[str] = set()  # the distinct signature days (a few dozen)
     with path.open("w", encoding="utf-8", buffering=1 << 20) as f:
         buf: list[str] = []
         for quad in quads(triples, seed):
@@ -201,7 +213,10 @@ def write(triples: int, seed: int, out: Path, *, progress: bool = True) -> dict[
             if quad.predicate.value == type_iri:
                 kind = _TYPE_POOL.get(quad.object.value)  # type: ignore[union-attr]
                 if kind:
-                    pools.offer(kind, quad.subject.value)  # type: ignore[union-attr]
+                    pools.offer(kind, str(quad.subject))
+            elif quad.predicate.value == signed_iri and str(quad.object) not in days:
+                days.add(str(quad.object))
+                pools.offer("day", str(quad.object))
             if len(buf) >= 10_000:
                 f.write("".join(buf))
                 buf.clear()

@@ -32,7 +32,6 @@ PREFIX xsd: <http://www.w3.org/2001/XMLSchema#>
 FIXED_POOLS = {
     "role": [f"<http://example.org/synthetic/role/{r}>" for r in
              ("head-of-state", "head-of-government", "foreign-minister", "defence-minister")],
-    "year": [str(y) for y in range(1950, 2025)],
 }
 
 
@@ -79,27 +78,29 @@ GROUP BY ?state ORDER BY DESC(?n) ?state LIMIT 20""", "role", "analytical"),
 WHERE { {} kgo:partyTo ?t . ?partner kgo:partyTo ?t . FILTER(?partner != {})
   ?e a kgo:ArmedAttack ; kgo:target ?partner ; kgo:date ?d }
 GROUP BY (YEAR(?d) AS ?year) ORDER BY ?year""", "state", "analytical"),
-    # FILTER NOT EXISTS over obligations: uncontested obligations of treaties signed since a year
+    # FILTER NOT EXISTS over obligations: uncontested obligations of treaties signed on a day
     Query("uncontested-obligations", PREFIXES + """SELECT ?obligor (COUNT(?o) AS ?n) WHERE {
+  ?t kgo:signedOn {} ; kgo:hasProvision ?p .
   ?o a kgo:Obligation ; kgo:obligor ?obligor ; kgo:sourceProvision ?p .
-  ?t kgo:hasProvision ?p ; kgo:signedOn ?signed .
-  FILTER(YEAR(?signed) >= {})
   FILTER NOT EXISTS { ?c kgo:allegesBreachOf ?t } }
-GROUP BY ?obligor ORDER BY DESC(?n) ?obligor LIMIT 20""", "year", "analytical"),
+GROUP BY ?obligor ORDER BY DESC(?n) ?obligor LIMIT 20""", "day", "analytical"),
     # OPTIONAL-heavy: a treaty's parties, their leaders over time and claims about it
     Query("treaty-dossier", PREFIXES + """SELECT ?party ?person ?role ?start ?end ?claim ?who
 WHERE { VALUES ?t { {} } ?party kgo:partyTo ?t .
   OPTIONAL { ?ra kgo:inOrganization ?party ; kgo:holder ?person ; kgo:role ?role ;
              kgo:startDate ?start OPTIONAL { ?ra kgo:endDate ?end } }
   OPTIONAL { ?claim kgo:about ?t ; kgo:claimant ?who } }""", "treaty", "analytical"),
-    # a whole-graph aggregate with a parameter: attacks per attacker since a year
-    Query("attackers-since", PREFIXES + """SELECT ?attacker (COUNT(?e) AS ?n) WHERE {
-  ?e a kgo:ArmedAttack ; kgo:attacker ?attacker ; kgo:date ?d . FILTER(YEAR(?d) >= {}) }
-GROUP BY ?attacker ORDER BY DESC(?n) ?attacker LIMIT 10""", "year", "analytical"),
+    # an aggregate over the attacks of one day, with their targets' treaties
+    Query("attacks-on-a-day", PREFIXES + """SELECT ?attacker (COUNT(DISTINCT ?t) AS ?treaties)
+WHERE { ?e a kgo:ArmedAttack ; kgo:date {} ; kgo:attacker ?attacker ; kgo:target ?target .
+  OPTIONAL { ?target kgo:partyTo ?t } }
+GROUP BY ?attacker ORDER BY DESC(?treaties) ?attacker LIMIT 10""", "day", "analytical"),
 ]
 
 REPEATED = Query("repeated-obligations-per-beneficiary", PREFIXES + """SELECT ?state
-(COUNT(?o) AS ?n) WHERE { ?o a kgo:Obligation ; kgo:beneficiary ?state ; kgo:trigger ?c .
+(COUNT(?o) AS ?n) WHERE {
+  ?t kgo:signedOn "1965-06-06"^^xsd:date ; kgo:hasProvision ?p .
+  ?o kgo:sourceProvision ?p ; kgo:beneficiary ?state ; kgo:trigger ?c .
   ?c a kgo:ArmedAttackCondition } GROUP BY ?state ORDER BY DESC(?n) ?state LIMIT 10""",
                  None, "repeated")
 
@@ -122,10 +123,10 @@ def all_queries() -> list[Query]:
 
 
 def read_pools(folder: Path) -> dict[str, list[str]]:
-    """Pools as SPARQL terms: generated IRIs (``pools/*.txt``) and the fixed ones."""
+    """Pools of SPARQL terms: the generated ones (``pools/*.txt``) and the fixed ones."""
     pools = {k: list(v) for k, v in FIXED_POOLS.items()}
     for path in sorted(folder.glob("*.txt")):
-        pools[path.stem] = [f"<{line}>" for line in path.read_text().split() if line]
+        pools[path.stem] = [line for line in path.read_text().splitlines() if line]
     return pools
 
 
@@ -151,11 +152,13 @@ def write_templates(queries: list[Query], path: Path) -> None:
 
 
 def engine_times(store_dir: Path, queries: list[Query], pools: dict[str, list[str]],
-                 samples: int = 7, seed: int = 11) -> dict[str, dict[str, float]]:
+                 samples: int = 7, seed: int = 11, heavy_ms: float = 3000.0
+                 ) -> dict[str, dict[str, float]]:
     """Median and max milliseconds of each query in pyoxigraph, answer serialized to JSON.
 
     This is what an engine must do for one request (evaluate and write the results), without
-    HTTP; it decides whether a query is cheap or engine-bound.
+    HTTP; it decides whether a query is cheap or engine-bound. A query slower than
+    ``heavy_ms`` is timed once (after its warm-up run), to keep the step bounded.
     """
     import pyoxigraph as ox
 
@@ -163,7 +166,7 @@ def engine_times(store_dir: Path, queries: list[Query], pools: dict[str, list[st
     rnd = Random(seed)
     out: dict[str, dict[str, float]] = {}
     for q in queries:
-        times = []
+        times: list[float] = []
         for _ in range(samples + 1):  # the first run warms the caches and is not counted
             term = rnd.choice(pools[q.pool]) if q.pool else None
             t0 = time.perf_counter()
@@ -171,7 +174,9 @@ def engine_times(store_dir: Path, queries: list[Query], pools: dict[str, list[st
             body = result.serialize(format=ox.QueryResultsFormat.JSON)  # type: ignore[union-attr]
             times.append((time.perf_counter() - t0) * 1000)
             assert body is not None
-        times = times[1:]
+            if times[-1] > heavy_ms:  # bounded: a very slow query is timed once or twice
+                break
+        times = times[1:] or times
         med = statistics.median(times)
         out[q.name] = {"median_ms": round(med, 3), "max_ms": round(max(times), 3),
                        "class": "repeated" if q.pool is None else
