@@ -144,8 +144,11 @@ def start_oxigraph(workdir: Path) -> Engine:
     base = f"http://127.0.0.1:{port}"
     log_path = workdir / "oxigraph.log"
     log = open(log_path, "wb")  # noqa: SIM115 - the process writes it until stop()
+    # --timeout-s: Oxigraph server does not stop a query whose client went away (measured:
+    # a cross join kept a core busy for minutes after kgraph's time limit had answered 503).
     proc = subprocess.Popen([binary, "serve", "--location", str(workdir / "db"),  # type: ignore[list-item]
-                             "--bind", f"127.0.0.1:{port}"], stdout=log, stderr=log)
+                             "--bind", f"127.0.0.1:{port}", "--timeout-s", "10"],
+                            stdout=log, stderr=log)
     log.close()
     engine = Engine("oxigraph", f"{base}/query", f"{base}/update", f"{base}/store",
                     proc=proc, log_path=log_path, workdir=workdir)

@@ -203,11 +203,32 @@ def test_blank_nodes_stay_one_node_within_a_write(engine_store: RemoteStore) -> 
 
 
 @BOTH
+def test_large_write_keeps_blank_node_chains(engine_store: RemoteStore) -> None:
+    """Thousands of triples in one write, blank nodes chained (Virtuoso splits the request
+    into operations; the triples of one chain must stay in one)."""
+    quads = []
+    for i in range(700):
+        a, b = BlankNode(), BlankNode()
+        quads += [Quad(NamedNode(f"{EX}s{i}"), NamedNode(EX + "p"), a, NamedNode(G1)),
+                  Quad(a, NamedNode(EX + "q"), b, NamedNode(G1)),
+                  Quad(b, NamedNode(EX + "v"), Literal(i), NamedNode(G1))]
+    engine_store.replace_graph(G1, quads)
+    assert engine_store.count(G1) == 2100
+    chains = engine_store.query(
+        f"SELECT (COUNT(*) AS ?n) WHERE {{ ?s <{EX}p> ?a . ?a <{EX}q> ?b . ?b <{EX}v> ?v "
+        f"FILTER(?s = IRI(CONCAT('{EX}s', STR(?v)))) }}")
+    assert isinstance(chains, SelectResult) and list(chains.rows)[0][0] == Literal(700)
+
+
+@pytest.mark.parametrize("engine", ["oxigraph", pytest.param("virtuoso", marks=pytest.mark.xfail(
+    reason="Virtuoso 7 commits each operation of an update request on its own (measured: "
+           "readers saw the graph empty and half written); see docs/engines.md",
+    strict=False))], indirect=True)
 def test_replace_graph_is_never_seen_half_done(engine_store: RemoteStore, engine: Engine) -> None:
     old = [Quad(NamedNode(f"{EX}o{i}"), NamedNode(EX + "v"), Literal(i), NamedNode(G1))
-           for i in range(200)]
+           for i in range(600)]
     new = [Quad(NamedNode(f"{EX}n{i}"), NamedNode(EX + "v"), Literal(i), NamedNode(G1))
-           for i in range(300)]
+           for i in range(900)]  # more than one Virtuoso operation: still one request
     engine_store.replace_graph(G1, old)
     seen: set[int] = set()
     stop = threading.Event()
@@ -226,8 +247,8 @@ def test_replace_graph_is_never_seen_half_done(engine_store: RemoteStore, engine
     finally:
         stop.set()
         thread.join()
-    assert seen <= {200, 300}, f"a reader saw a half-replaced graph: {sorted(seen)}"
-    assert engine_store.count(G1) == 200
+    assert seen <= {600, 900}, f"a reader saw a half-replaced graph: {sorted(seen)}"
+    assert engine_store.count(G1) == 600
 
 
 @BOTH

@@ -119,6 +119,8 @@ class Profile:
     #: Whether a Graph Store PUT replaces a graph in one transaction (readers never see
     #: it half done); else replace_graph goes through one SPARQL Update request.
     gsp_put_atomic: bool = True
+    #: Most triples in one update operation (Virtuoso's compiler runs out of memory beyond).
+    max_triples_per_op: int | None = None
     #: DESCRIBE sees nothing without a dataset (Virtuoso): spell the union out for it.
     describe_needs_graphs: bool = False
     #: Apply kgraph's fixes for Oxigraph's parser gaps (the same engine as the embedded store).
@@ -139,7 +141,7 @@ PROFILES: dict[str, Profile] = {
                        "http://www.w3.org/2002/07/owl#", "virtrdf-label"),
         system_graph_prefixes=("http://www.openlinksw.com/",),
         timeout_param="timeout", bnode_prefix="nodeID://", bnodes_in_insert_data=False,
-        describe_needs_graphs=True, gsp_put_atomic=False,
+        describe_needs_graphs=True, gsp_put_atomic=False, max_triples_per_op=500,
         passthrough=False, gsp_graph_param="graph-uri", gsp_default_param=None,
         errors_500_are_evaluation=True),
     # Fuseki (TDB/TDB2): urn:x-arq:UnionGraph is the union of the named graphs; the stored
@@ -674,25 +676,42 @@ class RemoteStore:
     def _insert_text(self, quads: Iterable[Quad]) -> str:
         """One update request that inserts ``quads`` (blank nodes fresh, shared within it).
 
-        Virtuoso refuses blank nodes in ``INSERT DATA`` and fails on a template with
-        blank nodes in more than one ``GRAPH`` block: there each graph gets its own
-        ``INSERT {...} WHERE {}`` operation in the same request (a blank node shared
-        by two graphs becomes two nodes on that engine).
+        Virtuoso refuses blank nodes in ``INSERT DATA``, fails on a template with
+        blank nodes in more than one ``GRAPH`` block, and its SPARQL compiler runs
+        out of memory on a few thousand triples in one operation. There the request
+        holds several operations of at most ``Profile.max_triples_per_op`` triples,
+        each triple with the others that share its blank nodes, and one graph per
+        ``INSERT {...} WHERE {}`` (a blank node shared by two graphs becomes two
+        nodes on that engine).
         """
-        by_graph: dict[str | None, list[str]] = {}
+        p = self.profile
+        by_graph: dict[str | None, list[tuple[Triple, str]]] = {}
         bnodes = False
         for q in quads:
             terms = (q.subject, q.predicate, q.object)
             bnodes = bnodes or any(isinstance(t, BlankNode) for t in terms)
             line = " ".join(_data_text(t) for t in terms) + " ."
-            by_graph.setdefault(self._graph_term(q.graph_name), []).append(line)
-        blocks = []
-        for g, lines in by_graph.items():
+            by_graph.setdefault(self._graph_term(q.graph_name), []).append((q.triple, line))
+
+        def block(g: str | None, lines: list[str]) -> str:
             body = "\n".join(lines)
-            blocks.append(body if g is None else f"GRAPH <{g}> {{\n{body}\n}}")
-        if bnodes and not self.profile.bnodes_in_insert_data:
-            return " ;\n".join(f"INSERT {{\n{b}\n}} WHERE {{}}" for b in blocks)
-        return "INSERT DATA {\n" + "\n".join(blocks) + "\n}"
+            return body if g is None else f"GRAPH <{g}> {{\n{body}\n}}"
+
+        if p.max_triples_per_op is None and (p.bnodes_in_insert_data or not bnodes):
+            blocks = [block(g, [line for _, line in items]) for g, items in by_graph.items()]
+            return "INSERT DATA {\n" + "\n".join(blocks) + "\n}"
+        ops = []
+        size = p.max_triples_per_op or 1 << 62
+        for g, items in by_graph.items():
+            for group in _packed(items, size):
+                has_bnode = any(isinstance(t, BlankNode) for tr, _ in group
+                                for t in (tr.subject, tr.object))
+                text = block(g, [line for _, line in group])
+                if has_bnode and not p.bnodes_in_insert_data:
+                    ops.append(f"INSERT {{\n{text}\n}} WHERE {{}}")
+                else:
+                    ops.append(f"INSERT DATA {{\n{text}\n}}")
+        return " ;\n".join(ops)
 
     def add_quads(self, quads: Iterable[Quad]) -> None:
         self._writing()
@@ -836,7 +855,9 @@ class RemoteStore:
         cached = self._graphs_cache
         if cached is not None and cached[0] == version:
             return list(cached[1])
-        result = self._select_raw("SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }")
+        # GROUP BY, not DISTINCT: the same answer, and Virtuoso 7 takes 0.03 s for it
+        # where it takes 20 s and more for DISTINCT (measured on 10^4 triples).
+        result = self._select_raw("SELECT ?g WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g")
         graphs = sorted(row[0].value for row in result.rows
                         if isinstance(row[0], NamedNode) and not self._hidden(row[0].value))
         self._graphs_cache = (version, graphs)
@@ -1003,6 +1024,40 @@ def _passthrough(body: _Body) -> Iterator[bytes]:
             yield chunk
     finally:
         body.close()
+
+
+def _packed(items: list[tuple[Triple, str]], size: int) -> Iterator[list[tuple[Triple, str]]]:
+    """Groups of at most ``size`` items; the triples that share a blank node stay in one
+    group (a group of connected triples larger than ``size`` stays whole)."""
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    plain: list[tuple[Triple, str]] = []
+    linked: list[tuple[Triple, str, list[str]]] = []
+    for item in items:
+        labels = [t.value for t in (item[0].subject, item[0].object) if isinstance(t, BlankNode)]
+        if not labels:
+            plain.append(item)
+            continue
+        for other in labels[1:]:
+            parent[find(other)] = find(labels[0])
+        linked.append((*item, labels))
+    components: dict[str, list[tuple[Triple, str]]] = {}
+    for triple, line, labels in linked:
+        components.setdefault(find(labels[0]), []).append((triple, line))
+    group: list[tuple[Triple, str]] = []
+    for part in [*components.values(), *([p] for p in plain)]:
+        if group and len(group) + len(part) > size:
+            yield group
+            group = []
+        group.extend(part)
+    if group:
+        yield group
 
 
 def _number(result: SelectResult) -> int:
