@@ -290,3 +290,61 @@ def test_hit_is_much_faster_than_miss(settings) -> None:
                                              "text/tab-separated-values")]
     hits = [timed({"Accept": "text/csv"}) for _ in range(5)]
     assert min(hits) * 3 < min(misses), (hits, misses)
+
+
+def _without_request_id(headers) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    return sorted((k, v) for k, v in headers.items() if k != "X-Request-Id")
+
+
+@pytest.mark.parametrize("params,headers", [
+    ({}, JSON),
+    ({}, {"Accept": "text/csv"}),
+    ({"format": "tsv"}, {}),
+    ({"default-graph-uri": EX + "g", "inference": "false"}, {"Accept": "application/json"}),
+])
+def test_fast_path_answers_exactly_like_the_app(settings, store, params, headers) -> None:
+    from werkzeug.test import Client
+    from werkzeug.wrappers import Response as WResponse
+
+    app = create_app(settings, store)
+    middleware = app.wsgi_app
+    calls = []
+    inner = middleware.app
+
+    def counted(environ, start_response):  # type: ignore[no-untyped-def]
+        calls.append(environ["PATH_INFO"])
+        return inner(environ, start_response)
+
+    middleware.app = counted
+    client = app.test_client()
+    flask_only = Client(inner, WResponse)
+    qs = {"query": Q, **params}
+    first = client.get("/sparql", query_string=qs, headers=headers)  # evaluated by the view
+    assert len(calls) == 1
+    fast = client.get("/sparql", query_string=qs, headers=headers)
+    assert len(calls) == 1, "the cached answer must not reach the Flask app"
+    assert fast.status_code == first.status_code == 200 and fast.data == first.data
+    assert _without_request_id(fast.headers) == _without_request_id(first.headers)
+    assert fast.headers["X-Request-Id"] != first.headers["X-Request-Id"]
+    cond = {**headers, "If-None-Match": first.headers["ETag"]}
+    fast304 = client.get("/sparql", query_string=qs, headers=cond)
+    slow304 = flask_only.get("/sparql", query_string=qs, headers=cond)
+    assert fast304.status_code == slow304.status_code == 304 and fast304.data == b""
+    assert _without_request_id(fast304.headers) == _without_request_id(slow304.headers)
+    head = client.head("/sparql", query_string=qs, headers=headers)
+    slow_head = flask_only.head("/sparql", query_string=qs, headers=headers)
+    assert head.data == b"" and _without_request_id(head.headers) == _without_request_id(slow_head.headers)
+    assert len(calls) == 1
+
+
+def test_fast_path_leaves_everything_else_to_the_app(client) -> None:
+    q = client.get("/sparql", query_string={"query": Q}, headers=JSON)
+    assert q.status_code == 200
+    # the same cached query with something the view must judge
+    for extra in ({"inference": "maybe"}, {"update": "CLEAR ALL"}, {"default-graph-uri": "rel"}):
+        r = client.get("/sparql", query_string={"query": Q, **extra}, headers=JSON)
+        assert r.status_code in (400, 405), extra
+    r = client.get("/sparql?query=" + Q.replace(" ", "%20") + "%FF", headers=JSON)
+    assert r.status_code == 400
+    r = client.get("/sparql", query_string={"query": Q}, headers={"Accept": "image/png"})
+    assert r.status_code == 406

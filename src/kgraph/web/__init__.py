@@ -28,6 +28,7 @@ from ..sparql.protocol import Endpoint, ProtocolError
 from ..store import Store, open_store
 from .cache import AnswerCache
 from .errors import register_error_handlers
+from .fastpath import CachedAnswers
 from .limits import Gate, Slot
 from .logs import info, loggable_path
 
@@ -62,13 +63,14 @@ class KGraph:
         self.epoch = 0
         self._epoch_lock = threading.Lock()
         max_age = settings.cache_max_age_s
-        self._cache_control = f"public, max-age={max_age}" if max_age > 0 else "no-cache"
+        #: ``Cache-Control`` of an answer that has an ETag.
+        self.cache_control = f"public, max-age={max_age}" if max_age > 0 else "no-cache"
 
     def cache_headers(self, etag: str | None) -> dict[str, str]:
         """Validator and caching headers of a query answer (also of its 304)."""
         if etag is None:
             return {"Vary": "Accept", "Cache-Control": "no-store"}
-        return {"ETag": etag, "Vary": "Accept", "Cache-Control": self._cache_control}
+        return {"ETag": etag, "Vary": "Accept", "Cache-Control": self.cache_control}
 
     def enter(self) -> Slot:
         """An evaluation slot for a read (see :class:`~kgraph.web.limits.Gate`)."""
@@ -95,12 +97,13 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.extensions["kgraph"] = KGraph(store, settings)
+    kg = app.extensions["kgraph"] = KGraph(store, settings)
     for spec in BLUEPRINTS:
         module, _, attr = spec.partition(":")
         app.register_blueprint(getattr(importlib.import_module(module), attr))
     register_error_handlers(app)
     _install_request_hooks(app, settings)
+    app.wsgi_app = CachedAnswers(app.wsgi_app, kg)  # type: ignore[method-assign]
     if settings.allow_update and not settings.token:
         log.warning("updates are enabled but no token is configured (KGRAPH_TOKEN): every "
                     "write will be refused")

@@ -85,6 +85,16 @@ class AnswerCache:
             self.hits += 1
             return answer
 
+    def peek(self, key: bytes) -> CachedAnswer | None:
+        """:meth:`get` that counts only hits (the caller falls back to a path that counts
+        the miss)."""
+        with self._lock:
+            answer = self._data.get(key)
+            if answer is not None:
+                self._data.move_to_end(key)
+                self.hits += 1
+            return answer
+
     def put(self, key: bytes, answer: CachedAnswer) -> bool:
         """Keep ``answer`` unless it is too large; return whether it was kept."""
         if not self.enabled or len(answer.body) > self.max_bytes:

@@ -85,7 +85,11 @@ def query_choices() -> tuple[Choice | str, Choice | str]:
     """The choices for a SELECT/ASK answer and for a CONSTRUCT/DESCRIBE one (a string says why
     there is none). Clients send the same few Accept headers over and over: cached, except
     for odd long ones, which would only fill the cache."""
-    name, accept = _format_param(), request.environ.get("HTTP_ACCEPT")
+    return query_choices_for(_format_param(), request.environ.get("HTTP_ACCEPT"))
+
+
+def query_choices_for(name: str | None, accept: str | None) -> tuple[Choice | str, Choice | str]:
+    """:func:`query_choices` for a ``format`` parameter and an Accept header."""
     if (name is None or len(name) < 100) and (accept is None or len(accept) < 500):
         return _cached_query_choices(name, accept)
     return (_choice(fmt.SOLUTION_FORMATS, name, accept), _choice(fmt.GRAPH_FORMATS, name, accept))

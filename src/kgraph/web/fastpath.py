@@ -1,0 +1,107 @@
+"""A WSGI fast path for repeated queries: a cached answer (or its 304) without Flask.
+
+A repeated ``GET /sparql?query=...`` whose answer is in the cache costs mostly
+the framework: routing, request and response objects, hooks. This middleware
+answers exactly those requests itself, with the same bytes and headers the
+Flask view would send (a test compares the two), and hands every other request
+— anything unusual, malformed, or not cached — to the app unchanged, so every
+decision about errors stays in one place.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
+
+from werkzeug.datastructures import MultiDict
+
+from ..sparql.protocol import ProtocolError, parse_request
+from .cache import answer_key, etag_matches
+from .limits import check_text_size
+from .logs import ENVIRON_KEY, RequestInfo, loggable_path, request_id
+from .responses import query_choices_for
+
+if TYPE_CHECKING:
+    from . import KGraph
+
+log = logging.getLogger("kgraph.http")
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+#: Longest query string the fast path looks at (longer ones go the full way).
+MAX_FAST_QUERY_STRING = 16 * 1024
+
+
+class CachedAnswers:
+    """WSGI middleware in front of the Flask app (see the module docstring)."""
+
+    def __init__(self, app: WSGIApp, kg: KGraph) -> None:
+        self.app = app
+        self.kg = kg
+        origins = kg.settings.cors_origins
+        self.cors = [("Access-Control-Allow-Origin", origins),
+                     ("Access-Control-Expose-Headers", "Content-Type, Location, ETag, X-Request-Id"),
+                     ] if origins else []
+        self.vary = "Accept, Origin" if origins else "Accept"
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD")
+        if (method == "GET" or method == "HEAD") and environ.get("PATH_INFO") == "/sparql" \
+                and not environ.get("CONTENT_LENGTH") and self.kg.cache.enabled:
+            started = time.perf_counter()
+            try:
+                found = self._lookup(environ)
+            except (ProtocolError, ValueError, UnicodeError):
+                found = None  # the full path gives the proper answer
+            if found is not None:
+                return self._send(environ, start_response, method, started, *found)
+        return self.app(environ, start_response)
+
+    def _lookup(self, environ: dict[str, Any]) -> tuple[int, str, bytes, str] | None:
+        """``(status, content type, body, etag)`` of a cached answer or a 304, else ``None``."""
+        raw = environ.get("QUERY_STRING", "")
+        if not raw or len(raw) > MAX_FAST_QUERY_STRING:
+            return None
+        args = MultiDict(parse_qsl(raw, keep_blank_values=True, encoding="utf-8", errors="strict"))
+        op = parse_request("GET", "", None, args, MultiDict(), b"")
+        if op is None or isinstance(op, str):
+            return None
+        kg = self.kg
+        check_text_size(op.query, kg.settings, "query")  # type: ignore[union-attr]
+        solutions, graph = query_choices_for(args.get("format"), environ.get("HTTP_ACCEPT"))
+        if isinstance(solutions, str) and isinstance(graph, str):
+            return None
+        media = (None if isinstance(solutions, str) else solutions[0],
+                 None if isinstance(graph, str) else graph[0])
+        key, etag = answer_key(kg.store_id, kg.store.version(), kg.epoch, op.query,  # type: ignore[union-attr]
+                               op.default_graph_uri, op.named_graph_uri, op.inference, media)  # type: ignore[union-attr]
+        if etag_matches(environ.get("HTTP_IF_NONE_MATCH"), etag):
+            return 304, "", b"", etag
+        hit = kg.cache.peek(key)
+        if hit is None:
+            return None
+        return 200, hit.content_type, hit.body, etag
+
+    def _send(self, environ: dict[str, Any], start_response: Callable[..., Any], method: str,
+              started: float, status: int, content_type: str, body: bytes,
+              etag: str) -> Iterable[bytes]:
+        rid = request_id(environ.get("HTTP_X_REQUEST_ID"))
+        environ[ENVIRON_KEY] = RequestInfo(rid)
+        headers = [("ETag", etag), ("Vary", self.vary),
+                   ("Cache-Control", self.kg.cache_control), ("X-Request-Id", rid), *self.cors]
+        if status == 200:
+            headers[:0] = [("Content-Type", content_type), ("Content-Length", str(len(body)))]
+            start_response("200 OK", headers)
+        else:
+            start_response("304 NOT MODIFIED", headers)
+            body = b""
+        if log.isEnabledFor(logging.INFO):
+            path = loggable_path("/sparql", environ.get("QUERY_STRING", "").encode("latin-1"))
+            ms = round((time.perf_counter() - started) * 1000, 2)
+            log.info("%s %s %s %.1fms", method, path, status, ms, extra={
+                "request_id": rid, "method": method, "path": path, "status": status, "ms": ms,
+                "bytes": len(body), "error": None})
+        return [body] if method == "GET" else []
