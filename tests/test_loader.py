@@ -192,3 +192,17 @@ def test_a_load_killed_half_way_leaves_exactly_the_old_content(tmp_path: Path) -
     assert load("--store", store, small) == 0
     assert not staging.exists()
     assert dump(store) == sorted(before + expected_lines(small))
+
+
+def test_a_handle_still_in_use_is_refused_not_swapped_under_it(tmp_path: Path) -> None:
+    from kgraph.store import StoreError
+
+    location = tmp_path / "store"
+    store = open_store(location)
+    store.load(f"<{EX}a> <{EX}b> <{EX}c> .".encode(), "application/n-triples")
+    pending = store.match()  # an iterator keeps the RocksDB handle open
+    with pytest.raises(StoreError, match="still in use"):
+        store.bulk_load([write_nt(tmp_path / "a.nt", 10)])
+    del pending
+    assert dump(location) == [f"<{EX}a> <{EX}b> <{EX}c> ."]
+    assert not loader.staging_dirs(location)[0].exists()

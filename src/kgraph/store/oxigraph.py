@@ -306,7 +306,14 @@ class OxigraphStore:
             raise RdfSyntaxError(error)
         self._writing()
         self._store.flush()
-        del self._store  # releases the RocksDB lock (nothing else may hold the handle)
+        del self._store  # releases the RocksDB lock unless something else still holds it
+        try:
+            probe = OxStore(str(self.path))  # proves no handle (e.g. an iterator) is left
+        except OSError as exc:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise StoreError(f"nothing was loaded: the store is still in use in this process "
+                             f"({exc}); reopen it") from exc
+        del probe
         try:
             exchange_dirs(staging, self.path)  # the commit point
         finally:
