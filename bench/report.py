@@ -50,7 +50,8 @@ def markdown(res: dict[str, Any]) -> str:
         for key, by_cls in rat.items():
             for cls in CLASSES:
                 if cls in by_cls:
-                    rows.append([f"({key}) {cons[key]['label']}", cls, *[
+                    label = cons[key]["label"] if key in cons else "Virtuoso 7 direct (reference)"
+                    rows.append([f"({key}) {label}", cls, *[
                         f"{_fmt(by_cls[cls][c]['throughput'])}x ({_fmt(by_cls[cls][c]['p99'])}x)"
                         if c in by_cls[cls] else "–" for c in conns]])
         lines += _table(head, rows)
@@ -68,6 +69,10 @@ def markdown(res: dict[str, Any]) -> str:
                 for r in c["classes"].get(cls, []):
                     rows.append([f"({key}) {c['label']}", cls, r["connections"], r["rps"],
                                  r["p50_ms"], r["p99_ms"], r["errors"]])
+            for cls in CLASSES:
+                for r in c.get("engine_direct", {}).get(cls, []):
+                    rows.append(["(e0) Virtuoso 7 direct (reference)", cls, r["connections"],
+                                 r["rps"], r["p50_ms"], r["p99_ms"], r["errors"]])
         lines += _table(["contestant", "class", "conns", "req/s", "p50 ms", "p99 ms", "errors"],
                         rows)
         lines += ["## Memory and answers", ""]
@@ -122,7 +127,8 @@ def plot(res: dict[str, Any], path: Path) -> None:
     for i, key in enumerate(keys):
         vals = [rat[key].get(cls, {}).get(conns, {}).get("throughput") or 0 for cls in CLASSES]
         xs = [j + i * width for j in range(len(CLASSES))]
-        ax1.bar(xs, vals, width, label=f"({key}) {res['contestants'][key]['label']}")
+        label = res["contestants"][key]["label"] if key in res["contestants"] else "Virtuoso direct"
+        ax1.bar(xs, vals, width, label=f"({key}) {label}")
     ax1.axhline(1.0, color="k", lw=0.8, ls="--")
     ax1.set_xticks([j + width * (len(keys) - 1) / 2 for j in range(len(CLASSES))], CLASSES)
     ax1.set_ylabel(f"throughput / Oxigraph server ({conns} connections)")

@@ -347,6 +347,7 @@ class Run:
                               "--graph-store", v.base + "/sparql-graph-crud-auth"], env,
                              timeout=a.start_timeout)
             c.procs.append(v.proc)
+            c.notes.append(v.base)  # Virtuoso itself, measured directly too (a reference)
             return c
         raise ValueError(f"unknown contestant {key!r} (a-e)")
 
@@ -437,6 +438,18 @@ class Run:
                         c = self.start(key, data)
                         current[0] = c
                 out["classes"][cls] = runs
+                if key == "e" and c.notes:
+                    # Virtuoso's own endpoint, same mix, largest connection count: separates
+                    # the engine's speed from kgraph's cost in front of it
+                    direct = Contestant("e0", "Virtuoso 7 direct", c.notes[0], "/sparql?query=")
+                    n = max(conns)
+                    try:
+                        r = run_wrk(direct, templates, folder / "terms", n, a.duration, a.seed)
+                        out.setdefault("engine_direct", {})[cls] = [r]
+                        log(f"  {cls:12s} c={n}: {r['rps']:9.1f} req/s  (Virtuoso direct)")
+                    except (RuntimeError, subprocess.TimeoutExpired) as exc:
+                        log(f"  Virtuoso direct: wrk failed: {exc}")
+                    settle(c)
             if key in ("a", "b") and a.stream:
                 log("  streaming a large SELECT")
                 out["stream"] = stream_check(c, a.stream_rows, self.work)
@@ -493,10 +506,13 @@ def ratios(res: dict[str, Any]) -> dict[str, Any]:
     """Throughput and p99 of every contestant over Oxigraph server's, per class and conns."""
     ref = res["contestants"].get("b", {}).get("classes", {})
     out: dict[str, Any] = {}
-    for key, c in res["contestants"].items():
-        if key == "b" or "classes" not in c:
+    measured = [(k, c.get("classes")) for k, c in res["contestants"].items() if k != "b"]
+    if "engine_direct" in res["contestants"].get("e", {}):
+        measured.append(("e0", res["contestants"]["e"]["engine_direct"]))
+    for key, by_cls in measured:
+        if not by_cls:
             continue
-        for cls, runs in c["classes"].items():
+        for cls, runs in by_cls.items():
             for r in runs:
                 base = next((x for x in ref.get(cls, []) if x["connections"] == r["connections"]),
                             None)
