@@ -13,6 +13,7 @@ from typing import IO
 
 from pyoxigraph import DefaultGraph, NamedNode, Quad, RdfFormat, parse
 
+from .rdfguard import check_rdf
 from .store.base import RdfSyntaxError
 
 
@@ -42,6 +43,9 @@ def parse_rdf(
     fmt = rdf_format(media_type)
     if isinstance(data, str):
         data = data.encode("utf-8")
+    if not isinstance(data, bytes):
+        data = data.read()
+    check_rdf(data, fmt)  # hostile documents never reach the parser
     if isinstance(data, bytes):
         data = io.BytesIO(data)
     target = _graph_node(graph)

@@ -29,11 +29,12 @@ semantic differences between the modes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from kgraph.config import Settings
 from kgraph.namespaces import GRAPH_WIKIDATA, WIKIDATA_ENDPOINT
-from kgraph.sparql.lexer import replace_spans, service_refs, tokenize
+from kgraph.sparql.lexer import ServiceRef, replace_spans, service_refs, tokenize
 
 SNAPSHOT = "snapshot"
 LIVE = "live"
@@ -84,26 +85,36 @@ def _body_has_graph(sparql: str, after: int) -> bool:
     return False
 
 
-def prepare_services(
-    sparql: str, settings: Settings, route: Callable[[str], str] | None = None
-) -> str:
-    """Return the query/update text with SERVICE clauses rewritten per ``settings``.
+@dataclass(frozen=True)
+class ServicePlan:
+    """The span edits that carry out the SERVICE policy, and the endpoints the edited
+    text then calls (relay URLs, or the targets themselves without a relay)."""
 
-    ``route`` maps a remote endpoint's URL to the URL the engine should call
-    (the SERVICE relay); without it the engine calls the endpoint itself.
+    edits: list[tuple[int, int, str]]
+    targets: list[str]
 
-    Raises :class:`ServiceNotAllowedError` for an endpoint not on the allowlist
-    (``settings.service_allowlist`` + ``settings.wikidata_endpoint`` + the keys
-    of ``settings.service_map``), for ``SERVICE ?var`` and for a prefixed name
-    whose prefix is not declared.
+
+def plan_services(
+    sparql: str,
+    settings: Settings,
+    route: Callable[[str], str] | None = None,
+    refs: Sequence[ServiceRef] | None = None,
+) -> ServicePlan:
+    """Decide every SERVICE clause of ``sparql`` (see :func:`prepare_services`).
+
+    ``refs`` are the clauses as :func:`kgraph.sparql.lexer.service_refs` finds
+    them (the guard passes the ones it checked against a parser). Every remote
+    endpoint is written back as the absolute IRI to call, so that neither a
+    prefix nor BASE is left for the engine to resolve differently.
     """
-    refs = service_refs(sparql)
+    refs = service_refs(sparql) if refs is None else refs
+    edits: list[tuple[int, int, str]] = []
+    targets: list[str] = []
     if not refs:
-        return sparql
+        return ServicePlan(edits, targets)
     allowed = allowed_services(settings)
     wikidata = wikidata_iris(settings)
     mode = wikidata_mode(settings)
-    replacements: list[tuple[int, int, str]] = []
     for ref in refs:
         if ref.variable is not None:
             raise ServiceNotAllowedError(
@@ -129,13 +140,42 @@ def prepare_services(
                 )
             if mode == SNAPSHOT:
                 # SILENT goes too: a local graph cannot fail the way a remote call can.
-                replacements.append((ref.keyword_start, ref.end, f"GRAPH <{GRAPH_WIKIDATA}>"))
+                edits.append((ref.keyword_start, ref.end, f"GRAPH <{GRAPH_WIKIDATA}>"))
                 continue
             target = ref.iri if mode == LIVE else mode
         else:
             target = settings.service_map.get(ref.iri, ref.iri)
         if route is not None:
             target = route(target)
-        if target != ref.iri:
-            replacements.append((ref.start, ref.end, f"<{target}>"))
-    return replace_spans(sparql, replacements)
+        targets.append(target)
+        if sparql[ref.start : ref.end] != f"<{target}>":
+            edits.append((ref.start, ref.end, f"<{target}>"))
+    return ServicePlan(edits, targets)
+
+
+def configured_targets(settings: Settings) -> frozenset[str]:
+    """Endpoints the operator named (trusted as configured; their redirects are not)."""
+    mode = wikidata_mode(settings)
+    named = set(settings.service_allowlist) | set(settings.service_map.values())
+    if mode not in (SNAPSHOT, LIVE):
+        named.add(mode)
+    return frozenset(named)
+
+
+def prepare_services(
+    sparql: str, settings: Settings, route: Callable[[str], str] | None = None
+) -> str:
+    """Return the query/update text with SERVICE clauses rewritten per ``settings``.
+
+    ``route`` maps a remote endpoint's URL to the URL the engine should call
+    (the SERVICE relay); without it the engine calls the endpoint itself.
+    This is the token-level rewrite only: requests from clients go through
+    :func:`kgraph.sparql.guard.prepare`, which also expands codepoint escapes
+    and checks the result against a parser.
+
+    Raises :class:`ServiceNotAllowedError` for an endpoint not on the allowlist
+    (``settings.service_allowlist`` + ``settings.wikidata_endpoint`` + the keys
+    of ``settings.service_map``), for ``SERVICE ?var`` and for a prefixed name
+    whose prefix is not declared.
+    """
+    return replace_spans(sparql, plan_services(sparql, settings, route).edits)

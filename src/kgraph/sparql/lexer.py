@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from urllib.parse import urljoin
 
 _PN_CHARS_BASE = "A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u02ff\u0370-\u037d\u037f-\u1fff\u200c-\u200d\u2070-\u218f\u2c00-\u2fef\u3001-\ud7ff\uf900-\ufdcf\ufdf0-\ufffd\U00010000-\U000effff"
 _PN_CHARS = _PN_CHARS_BASE + "_0-9\u00b7\u0300-\u036f\u203f-\u2040-"
@@ -74,16 +73,25 @@ def tokenize(text: str) -> Iterator[Token]:
 def _prologue(tokens: Sequence[Token]) -> tuple[str | None, dict[str, str]]:
     base: str | None = None
     prefixes: dict[str, str] = {}
-    for i, tok in enumerate(tokens):
-        if tok.is_word("BASE") and i + 1 < len(tokens) and tokens[i + 1].kind == "iri":
-            base = _resolve(tokens[i + 1].text[1:-1], base)
-        elif (
-            tok.is_word("PREFIX")
-            and i + 2 < len(tokens)
-            and tokens[i + 1].kind == "pname"
-            and tokens[i + 2].kind == "iri"
-        ):
-            prefixes[tokens[i + 1].text[:-1]] = _resolve(tokens[i + 2].text[1:-1], base)
+    for i in range(len(tokens)):
+        base, prefixes = _declare(tokens, i, base, prefixes)
+    return base, prefixes
+
+
+def _declare(
+    tokens: Sequence[Token], i: int, base: str | None, prefixes: dict[str, str]
+) -> tuple[str | None, dict[str, str]]:
+    """The BASE and prefixes in force after token ``i`` (a declaration changes them)."""
+    tok = tokens[i]
+    if tok.is_word("BASE") and i + 1 < len(tokens) and tokens[i + 1].kind == "iri":
+        base = _resolve(tokens[i + 1].text[1:-1], base)
+    elif (
+        tok.is_word("PREFIX")
+        and i + 2 < len(tokens)
+        and tokens[i + 1].kind == "pname"
+        and tokens[i + 2].kind == "iri"
+    ):
+        prefixes = {**prefixes, tokens[i + 1].text[:-1]: _resolve(tokens[i + 2].text[1:-1], base)}
     return base, prefixes
 
 
@@ -97,8 +105,75 @@ def query_prefixes(text: str) -> dict[str, str]:
     return _prologue(prologue)[1]
 
 
+_URI = re.compile(r"^(?:([^:/?#]+):)?(?://([^/?#]*))?([^?#]*)(?:\?([^#]*))?(?:#(.*))?$", re.DOTALL)
+
+
+def _remove_dot_segments(path: str) -> str:
+    out: list[str] = []
+    while path:
+        if path.startswith("../"):
+            path = path[3:]
+        elif path.startswith(("./", "/./")):
+            path = path[2:]
+        elif path == "/.":
+            path = "/"
+        elif path.startswith("/../"):
+            path = path[3:]
+            if out:
+                out.pop()
+        elif path == "/..":
+            path = "/"
+            if out:
+                out.pop()
+        elif path in (".", ".."):
+            path = ""
+        else:
+            start = 1 if path.startswith("/") else 0
+            cut = path.find("/", start)
+            cut = len(path) if cut < 0 else cut
+            out.append(path[:cut])
+            path = path[cut:]
+    return "".join(out)
+
+
+def resolve_iri(ref: str, base: str | None) -> str:
+    """``ref`` resolved against ``base`` per RFC 3986 §5.2 (any scheme, unlike ``urljoin``)."""
+    if base is None:
+        return ref
+    r = _URI.match(ref)
+    b = _URI.match(base)
+    if r is None or b is None:  # pragma: no cover - the pattern matches any string
+        return ref
+    r_scheme, r_auth, r_path, r_query, r_frag = r.groups()
+    b_scheme, b_auth, b_path, b_query, _ = b.groups()
+    if r_scheme is not None:
+        scheme, auth, path, query = r_scheme, r_auth, _remove_dot_segments(r_path), r_query
+    elif r_auth is not None:
+        scheme, auth, path, query = b_scheme, r_auth, _remove_dot_segments(r_path), r_query
+    elif r_path == "":
+        scheme, auth, path = b_scheme, b_auth, b_path
+        query = r_query if r_query is not None else b_query
+    else:
+        if r_path.startswith("/"):
+            path = _remove_dot_segments(r_path)
+        elif b_auth is not None and b_path == "":
+            path = _remove_dot_segments("/" + r_path)
+        else:
+            path = _remove_dot_segments(b_path[: b_path.rfind("/") + 1] + r_path)
+        scheme, auth, query = b_scheme, b_auth, r_query
+    out = f"{scheme}:" if scheme is not None else ""
+    if auth is not None:
+        out += "//" + auth
+    out += path
+    if query is not None:
+        out += "?" + query
+    if r_frag is not None:
+        out += "#" + r_frag
+    return out
+
+
 def _resolve(iri: str, base: str | None) -> str:
-    return urljoin(base, iri) if base else iri
+    return resolve_iri(iri, base)
 
 
 def has_dataset_clause(query: str) -> bool:
@@ -120,31 +195,69 @@ class ServiceRef:
     keyword_start: int  # where the SERVICE keyword starts
 
 
+def _target(tokens: Sequence[Token], j: int, base: str | None,
+            prefixes: dict[str, str]) -> tuple[str | None, str | None] | None:
+    """(IRI, variable) written at token ``j``; ``None`` when it is neither."""
+    target = tokens[j]
+    if target.kind == "iri":
+        return _resolve(target.text[1:-1], base), None
+    if target.kind == "pname":
+        prefix, _, local = target.text.partition(":")
+        ns = prefixes.get(prefix)
+        return (None if ns is None else ns + re.sub(r"\\(.)", r"\1", local)), None
+    if target.kind == "var":
+        return None, target.text[1:]
+    return None
+
+
 def service_refs(query: str) -> list[ServiceRef]:
-    """Every ``SERVICE`` clause of a query or update, with its endpoint resolved."""
+    """Every ``SERVICE`` clause of a query or update, with its endpoint resolved by the
+    BASE and prefixes declared before it."""
     tokens = list(tokenize(query))
-    base, prefixes = _prologue(tokens)
+    base: str | None = None
+    prefixes: dict[str, str] = {}
     refs: list[ServiceRef] = []
     for i, tok in enumerate(tokens):
+        base, prefixes = _declare(tokens, i, base, prefixes)
         if not tok.is_word("SERVICE"):
             continue
         j = i + 1
         silent = j < len(tokens) and tokens[j].is_word("SILENT")
         if silent:
             j += 1
-        if j >= len(tokens):
+        found = _target(tokens, j, base, prefixes) if j < len(tokens) else None
+        if found is not None:
+            target = tokens[j]
+            refs.append(ServiceRef(found[0], found[1], silent, target.start, target.end,
+                                   tok.start))
+    return refs
+
+
+@dataclass(frozen=True)
+class LoadRef:
+    """A ``LOAD`` operation: the source IRI (``None`` when undecidable) and its span."""
+
+    iri: str | None
+    start: int
+    end: int
+
+
+def load_refs(update: str) -> list[LoadRef]:
+    """Every ``LOAD`` of an update, with its source resolved like :func:`service_refs`."""
+    tokens = list(tokenize(update))
+    base: str | None = None
+    prefixes: dict[str, str] = {}
+    refs: list[LoadRef] = []
+    for i, tok in enumerate(tokens):
+        base, prefixes = _declare(tokens, i, base, prefixes)
+        if not tok.is_word("LOAD"):
             continue
-        target = tokens[j]
-        if target.kind == "iri":
-            iri = _resolve(target.text[1:-1], base)
-            refs.append(ServiceRef(iri, None, silent, target.start, target.end, tok.start))
-        elif target.kind == "pname":
-            prefix, _, local = target.text.partition(":")
-            ns = prefixes.get(prefix)
-            iri = None if ns is None else ns + re.sub(r"\\(.)", r"\1", local)
-            refs.append(ServiceRef(iri, None, silent, target.start, target.end, tok.start))
-        elif target.kind == "var":
-            refs.append(ServiceRef(None, target.text[1:], silent, target.start, target.end, tok.start))
+        j = i + 1
+        if j < len(tokens) and tokens[j].is_word("SILENT"):
+            j += 1
+        found = _target(tokens, j, base, prefixes) if j < len(tokens) else None
+        if found is not None:
+            refs.append(LoadRef(found[0], tokens[j].start, tokens[j].end))
     return refs
 
 

@@ -1,0 +1,412 @@
+"""The one gate every SPARQL query and update passes before an engine reads it.
+
+:func:`prepare` returns the exact text to hand the engine, or raises a
+400-class error. It decides on what the engine will read, not on how the text
+looks:
+
+1. **Codepoint escapes** (SPARQL 1.1 §19.2) are expanded first, everywhere, as
+   the standard says (``SERVIC\\u0045 <http://\\u0031\\u0032\\u0037.0.0.1/>``
+   is a SERVICE call to 127.0.0.1). The engine receives the expanded text,
+   written so that the engine's own expansion cannot change it again: a
+   backslash still followed by ``u``/``U`` is written ``\\u005C``. (pyoxigraph
+   0.5 expands escapes inside IRIs and strings only, rdflib everywhere; on the
+   expanded text both read the same thing.)
+2. **Nesting**: brackets of every kind (``{ ( [``, ``<<``) and runs of unary
+   operators are measured by a linear scan (:func:`nesting`) and refused
+   beyond :data:`MAX_DEPTH` / :data:`MAX_UNARY_RUN`, before any recursive
+   parser sees the text (the engine's parser dies of a stack overflow a few
+   hundred to a few thousand levels deep, see ``docs/security.md``).
+3. **Outbound calls**: a text in which neither ``service`` nor ``load``
+   occurs (case-insensitively, after expansion) cannot make the engine fetch
+   anything and is handed over as it is: that is the fast path, microseconds.
+   Otherwise rdflib's SPARQL parser is the authority for which SERVICE and
+   LOAD IRIs the text holds (after prefixed names and BASE, per operation);
+   the lexer only locates their spans for the rewrite. SERVICE goes through
+   :mod:`kgraph.sparql.federation` (allowlist, snapshot/live/relay rewrites),
+   LOAD must be on ``Settings.load_allowlist`` (empty by default).
+   ``SERVICE ?var`` is refused whatever binds the variable. The rewritten text
+   is parsed again and must hold exactly the expected SERVICE and LOAD IRIs.
+   Any disagreement between the lexer and the parser, and any parse failure,
+   refuses the request (fail closed).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from ..config import Settings
+from ..store.base import SparqlSyntaxError
+from .federation import ServiceNotAllowedError, plan_services
+from .lexer import load_refs, replace_spans, resolve_iri, service_refs
+
+#: Deepest bracket nesting handed to the engine. The engine's recursive parser
+#: overflows an 8 MiB thread stack at about 2,200 nested groups (272 on a
+#: 1 MiB stack); see docs/security.md for every construct measured.
+MAX_DEPTH = 64
+#: Longest run of unary operators (``!!!!x``, ``- - - 1``, ``-(-(-(``).
+MAX_UNARY_RUN = 32
+#: A text that needs the full parse (it mentions SERVICE or LOAD) is parsed by
+#: rdflib, whose pyparsing grammar is slow on deep nesting (a second at 64
+#: nested groups): such texts have tighter bounds.
+MAX_CHECKED_DEPTH = 24
+MAX_CHECKED_CHARS = 64 * 1024
+
+
+class QueryTooDeepError(SparqlSyntaxError):
+    """Nesting deeper than the engine can safely parse (HTTP 400)."""
+
+
+class AmbiguousEscapeError(SparqlSyntaxError):
+    """A codepoint escape that engines read differently (HTTP 400)."""
+
+
+class LoadNotAllowedError(ServiceNotAllowedError):
+    """``LOAD`` from an IRI that is not on the LOAD allowlist (HTTP 400)."""
+
+
+# -- codepoint escapes (§19.2) ------------------------------------------------------------
+_ESCAPE = re.compile(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})")
+_LEFT_ESCAPE = re.compile(r"(\\+)(?=[uU])")
+
+
+def _codepoint(m: re.Match[str]) -> str:
+    value = int(m.group(1) or m.group(2), 16)
+    if value > 0x10FFFF or 0xD800 <= value <= 0xDFFF:
+        raise AmbiguousEscapeError(f"{m.group()} is not a Unicode code point")
+    return chr(value)
+
+
+def expand_codepoints(text: str) -> str:
+    """``\\uXXXX`` and ``\\UXXXXXXXX`` replaced by their characters, in one pass."""
+    if "\\" not in text:
+        return text
+    return _ESCAPE.sub(_codepoint, text)
+
+
+def _escape_backslash(m: re.Match[str]) -> str:
+    if len(m.group(1)) > 1:
+        # ``\\u``: one reader takes ``\\`` as a string escape first, another expands
+        # ``\u`` first; there is no spelling both read the same way.
+        raise AmbiguousEscapeError(
+            "a run of backslashes before 'u'/'U' (after codepoint escapes) is ambiguous")
+    return "\\u005C"
+
+
+def engine_safe(expanded: str) -> str:
+    """``expanded`` written so that one more codepoint expansion yields exactly it."""
+    if "\\" not in expanded or _LEFT_ESCAPE.search(expanded) is None:
+        return expanded
+    return _LEFT_ESCAPE.sub(_escape_backslash, expanded)
+
+
+# -- nesting --------------------------------------------------------------------------------
+# The scan works on UTF-8 bytes (every delimiter is ASCII, and no byte of a multi-byte
+# character is): regex substitution, bytes.translate and numpy, no Python loop per token.
+_STRING = (
+    rb'"""[^"\\]*(?:(?:\\.|"(?!""))[^"\\]*)*"""'
+    rb"|'''[^'\\]*(?:(?:\\.|'(?!''))[^'\\]*)*'''"
+    rb'|"[^"\\\n\r]*(?:\\.[^"\\\n\r]*)*"'
+    rb"|'[^'\\\n\r]*(?:\\.[^'\\\n\r]*)*'"
+)
+_COMMENT = rb"|#[^\n\r]*"
+_IRI = rb"<[^<>\"{}|^`\\\x00-\x20]*>"
+#: Strings, comments and IRIs, longest forms first (Turtle and SPARQL share them).
+_OPAQUE = re.compile(_STRING + _COMMENT + rb"|" + _IRI, re.DOTALL)
+#: The same, except IRIs that hold brackets (kept for :func:`_strip`).
+_OPAQUE_PLAIN = re.compile(_STRING + _COMMENT + rb"|<[^<>\"{}|^`\\\x00-\x20()\[\]]*>",
+                           re.DOTALL)
+_BRACKETED_IRI = re.compile(_IRI)
+_UNARY_RUN = re.compile(
+    rb"[!+\-](?:(?:[\s(]|#[^\n\r]*)*[!+\-]){" + str(MAX_UNARY_RUN).encode() + rb"}")
+_KEEP = bytes(range(256)).replace(b"\x01", b"(").replace(b"\x02", b")")
+_DROP = bytes(b for b in range(256) if b not in b"()[]{}\x01\x02")
+
+
+def _skeleton_of_iri(m: re.Match[bytes]) -> bytes:
+    """The brackets of an IRI-looking token that could be code after all (``<`` as an
+    operator): matched pairs and unmatched openers; an unmatched closer never counts."""
+    out = bytearray(b" ")
+    opened = 0
+    for ch in m.group():
+        if ch in b"([":
+            out.append(ch)
+            opened += 1
+        elif ch in b")]" and opened:
+            out.append(ch)
+            opened -= 1
+    out.append(32)
+    return bytes(out)
+
+
+def _operand(m: re.Match[bytes]) -> bytes:
+    # A string or IRI ends a chain of unary operators; a comment does not.
+    return b" " if m.group().startswith(b"#") else b"0"
+
+
+def _depth(skeleton: bytes) -> int:
+    """Deepest nesting of a string of brackets (a closer never goes below zero)."""
+    if not skeleton:
+        return 0
+    import numpy as np
+
+    steps = _STEPS[np.frombuffer(skeleton, dtype=np.uint8)]
+    walk = np.cumsum(steps, dtype=np.int64 if len(skeleton) >= 1 << 31 else np.int32)
+    if walk.min() >= 0:  # no closer ever outnumbers the openers before it
+        return int(walk.max())
+    floor = np.minimum.accumulate(np.minimum(walk, 0))
+    return int((walk - floor).max())
+
+
+def _steps() -> object:
+    import numpy as np
+
+    table = np.full(256, -1, dtype=np.int8)
+    table[[ord("("), ord("["), ord("{")]] = 1
+    return table
+
+
+_STEPS: object = None
+_PREFIX = 1 << 20
+
+
+@dataclass(frozen=True)
+class Nesting:
+    """How deep a text nests (an upper bound), and whether it chains too many unary
+    operators."""
+
+    depth: int
+    unary_run: bool
+
+
+def nesting(text: str | bytes, *, unary: bool = True, limit: int = MAX_DEPTH,
+            iri_operators: bool = True) -> Nesting:
+    """Measure ``text`` in linear time, over-approximating what a parser recurses into.
+
+    Every opener outside strings and comments counts, ``<<`` as one more. Inside
+    an IRI-looking token (``<...>`` might be ``<`` operators to the engine),
+    matched bracket pairs and unmatched openers count, unmatched closers never
+    do. A text with no more openers in all than ``limit`` is within the limit
+    whatever its tokens are: its depth is reported as that count, unscanned.
+    ``iri_operators=False`` (Turtle: ``<`` always starts an IRI) drops IRIs whole.
+    """
+    data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
+    run = unary and _UNARY_RUN.search(data) is not None
+    if run:
+        run = _UNARY_RUN.search(_OPAQUE.sub(_operand, data)) is not None
+    openers = data.count(b"(") + data.count(b"[") + data.count(b"{") + data.count(b"<<")
+    if openers <= limit:
+        return Nesting(openers, run)
+    if len(data) > 2 * _PREFIX:
+        # A hostile document usually nests from the start: measure its first lines
+        # first, so that it is refused in milliseconds whatever its size.
+        # (Cut at a line end if there is one: only the token the cut splits can be
+        # misread, and that only adds to the count.)
+        cut = data.rfind(b"\n", 0, _PREFIX)
+        head = nesting(data[: cut if cut > 0 else _PREFIX], unary=False, limit=limit,
+                       iri_operators=iri_operators)
+        if head.depth > limit:
+            return Nesting(head.depth, run)
+    if iri_operators:
+        code = _OPAQUE_PLAIN.sub(b" ", data)
+        if b"<" in code:
+            code = _BRACKETED_IRI.sub(_skeleton_of_iri, code)
+    else:
+        code = _OPAQUE.sub(b" ", data)
+    return Nesting(bracket_depth(code), run)
+
+
+def bracket_depth(code: bytes) -> int:
+    """Deepest nesting of ``( [ {`` (and ``<<``) in a text already free of strings,
+    comments and IRIs; linear time, in C (regex, translate, numpy)."""
+    global _STEPS
+    if _STEPS is None:
+        _STEPS = _steps()
+    code = code.replace(b"<<", b"\x01").replace(b">>", b"\x02")
+    return _depth(code.translate(_KEEP, _DROP))
+
+
+def check_nesting(text: str | bytes, *, what: str = "query", unary: bool = True,
+                  limit: int = MAX_DEPTH, iri_operators: bool = True) -> None:
+    """Raise :class:`QueryTooDeepError` for a text nested deeper than ``limit``."""
+    found = nesting(text, unary=unary, limit=limit, iri_operators=iri_operators)
+    if found.depth > limit:
+        raise QueryTooDeepError(
+            f"the {what} is nested {found.depth} levels deep (brackets, groups, "
+            f"expressions); at most {limit} levels are accepted")
+    if found.unary_run:
+        raise QueryTooDeepError(
+            f"the {what} chains more than {MAX_UNARY_RUN} unary operators")
+
+
+# -- the parse-based decision -------------------------------------------------------------
+_RDFLIB_LOCK = threading.Lock()
+#: rdflib's grammar recurses about 40 Python frames per nesting level.
+_RDFLIB_RECURSION = 12_000
+
+
+@dataclass(frozen=True)
+class Outbound:
+    """The SERVICE endpoints (``None`` for a variable) and LOAD sources a text holds."""
+
+    services: tuple[str | None, ...]
+    loads: tuple[str, ...]
+
+
+def _walk(node: object, found_services: list[str | None], found_loads: list[str]) -> None:
+    from rdflib.plugins.sparql.parserutils import CompValue
+    from rdflib.term import URIRef, Variable
+
+    stack = [node]
+    seen: set[int] = set()
+    while stack:
+        item = stack.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, CompValue):
+            if item.name == "ServiceGraphPattern":
+                term = item.get("term")
+                if isinstance(term, Variable):
+                    found_services.append(None)
+                elif isinstance(term, URIRef):
+                    found_services.append(str(term))
+                else:
+                    raise ServiceNotAllowedError("cannot decide which endpoint a SERVICE calls")
+            elif item.name == "Load":
+                iri = item.get("iri")
+                if not isinstance(iri, URIRef):
+                    raise LoadNotAllowedError("cannot decide which IRI a LOAD reads")
+                found_loads.append(str(iri))
+            stack.extend(item.values())
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple | set | frozenset):
+            stack.extend(item)
+        elif hasattr(item, "algebra") and hasattr(item, "prologue"):
+            stack.append(item.algebra)
+
+
+def parsed_outbound(expanded: str, *, update: bool) -> Outbound:
+    """SERVICE and LOAD IRIs per rdflib's parser and algebra (prefixes and BASE applied).
+
+    ``expanded`` has its codepoint escapes expanded already; rdflib's own
+    expansion is bypassed. Raises :class:`ServiceNotAllowedError` when the text
+    does not parse.
+    """
+    from rdflib.plugins.sparql import algebra, parser
+
+    services: list[str | None] = []
+    loads: list[str] = []
+    with _RDFLIB_LOCK:
+        limit = sys.getrecursionlimit()
+        sys.setrecursionlimit(max(limit, _RDFLIB_RECURSION))
+        try:
+            if update:
+                tree = algebra.translateUpdate(
+                    parser.UpdateUnit.parse_string(expanded, parse_all=True))
+                _walk(list(tree), services, loads)
+            else:
+                tree = algebra.translateQuery(parser.Query.parse_string(expanded, parse_all=True))
+                _walk(tree.algebra, services, loads)
+        except (ServiceNotAllowedError, LoadNotAllowedError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - any failure refuses: fail closed
+            raise ServiceNotAllowedError(
+                "a request that uses SERVICE or LOAD must be checked by a full parse, and "
+                f"this one could not be parsed ({type(exc).__name__}); it is refused") from exc
+        finally:
+            sys.setrecursionlimit(limit)
+    return Outbound(tuple(services), tuple(loads))
+
+
+def _folded(text: str) -> str:
+    # Non-ASCII letters whose upper case is ASCII (U+017F, U+0131) count too.
+    return text.lower() if text.isascii() else text.upper().lower()
+
+
+def may_fetch(expanded: str, *, update: bool) -> bool:
+    """Whether the text could make the engine fetch anything (SERVICE, or LOAD in an update)."""
+    low = _folded(expanded)
+    return "service" in low or (update and "load" in low)
+
+
+def load_allowlist(settings: Settings) -> frozenset[str]:
+    """The IRIs ``LOAD`` may read: only what the operator configured (none by default)."""
+    return frozenset(getattr(settings, "load_allowlist", ()) or ())
+
+
+def prepare(
+    text: str,
+    settings: Settings,
+    *,
+    update: bool,
+    route: Callable[[str], str] | None = None,
+) -> str:
+    """The exact text to hand the engine for a query or update (see the module doc).
+
+    Raises :class:`QueryTooDeepError` / :class:`AmbiguousEscapeError` (both
+    :class:`SparqlSyntaxError`, 400) and :class:`ServiceNotAllowedError` /
+    :class:`LoadNotAllowedError` (400).
+    """
+    expanded = expand_codepoints(text)
+    check_nesting(expanded, what="update" if update else "query")
+    handoff = engine_safe(expanded)
+    if not may_fetch(expanded, update=update):
+        return handoff
+    return engine_safe(_prepare_outbound(expanded, settings, update=update, route=route))
+
+
+def _prepare_outbound(expanded: str, settings: Settings, *, update: bool,
+                      route: Callable[[str], str] | None) -> str:
+    if len(expanded) > MAX_CHECKED_CHARS:
+        raise ServiceNotAllowedError(
+            f"a request that uses SERVICE or LOAD may be at most {MAX_CHECKED_CHARS} "
+            "characters long")
+    check_nesting(expanded, what="update" if update else "query", limit=MAX_CHECKED_DEPTH)
+    authority = parsed_outbound(expanded, update=update)
+    if any(s is None for s in authority.services):
+        raise ServiceNotAllowedError(
+            "SERVICE with a variable endpoint is not allowed: a SERVICE endpoint must be an "
+            "IRI on the allowlist")
+    refs = service_refs(expanded)
+    loads = load_refs(expanded) if update else []
+    _agree("SERVICE", [r.iri for r in refs], authority.services)
+    _agree("LOAD", [r.iri for r in loads], authority.loads)
+
+    allowed_loads = load_allowlist(settings)
+    edits: list[tuple[int, int, str]] = []
+    for ref in loads:
+        if ref.iri not in allowed_loads:
+            raise LoadNotAllowedError(
+                f"LOAD <{ref.iri}> is not allowed: LOAD reads only from IRIs the operator "
+                "configured (KGRAPH_LOAD_ALLOWLIST)")
+        edits.append((ref.start, ref.end, f"<{ref.iri}>"))
+    plan = plan_services(expanded, settings, route=route, refs=refs)
+    out = replace_spans(expanded, edits + plan.edits)
+
+    check = parsed_outbound(out, update=update)
+    if Counter(check.services) != Counter(plan.targets) or Counter(check.loads) != Counter(
+            r.iri for r in loads):
+        raise ServiceNotAllowedError(
+            "the rewritten request does not call exactly the endpoints that were allowed; "
+            "it is refused")
+    return out
+
+
+def _agree(what: str, lexed: Iterable[str | None], parsed: Iterable[str | None]) -> None:
+    if Counter(lexed) != Counter(parsed):
+        raise ServiceNotAllowedError(
+            f"cannot decide which {what} IRIs this request uses (a token scan and the parser "
+            "disagree); it is refused")
+
+
+__all__ = [
+    "MAX_DEPTH", "AmbiguousEscapeError", "bracket_depth", "LoadNotAllowedError", "QueryTooDeepError",
+    "ServiceNotAllowedError", "check_nesting", "engine_safe", "expand_codepoints", "nesting",
+    "parsed_outbound", "prepare", "resolve_iri",
+]
