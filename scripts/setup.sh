@@ -35,3 +35,14 @@ if [ "$need_java" = 1 ] && ! command -v java >/dev/null 2>&1; then
     echo "setup: no java found and no apt-get to install it; HermiT tests will fail" >&2
   fi
 fi
+
+# The engine tests (tests/engines.py) start Virtuoso 7 on loopback; Oxigraph server
+# comes with the test extra (PyPI oxigraph).
+if [ -n "$extras" ] && ! command -v virtuoso-t >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing Virtuoso 7 (virtuoso-opensource) for the engine tests" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq virtuoso-opensource >/dev/null
+  else
+    echo "setup: no virtuoso-t found and no apt-get to install it; engine tests will be skipped (failed under CI)" >&2
+  fi
+fi
