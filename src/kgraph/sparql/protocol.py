@@ -177,13 +177,15 @@ class Endpoint:
         #: Remote SERVICE calls go out through it (started on first use).
         self.relay = ServiceRelay(settings.query_timeout_s, settings.max_body_bytes)
 
-    def _services(self, text: str) -> str:
-        if "service" not in text.lower():
-            return text
-        from .federation import ServiceNotAllowedError, prepare_services
+    def _services(self, text: str, update: bool = False) -> str:
+        """The text to hand the engine: escapes, nesting, SERVICE and LOAD decided
+        (:func:`kgraph.sparql.guard.prepare`)."""
+        from .federation import ServiceNotAllowedError, configured_targets
+        from .guard import prepare
 
+        self.relay.trusted = configured_targets(self.settings)
         try:
-            return prepare_services(text, self.settings, route=self.relay.url_for)
+            return prepare(text, self.settings, update=update, route=self.relay.url_for)
         except ServiceNotAllowedError as exc:
             raise ProtocolError(400, str(exc)) from exc
 
@@ -216,9 +218,9 @@ class Endpoint:
             solutions_format=solutions_format, graph_format=graph_format)
 
     def update(self, op: UpdateOperation) -> None:
+        text = self._services(op.update, update=True)
         try:
-            text = inject_using(op.update, op.using_graph_uri, op.using_named_graph_uri)
+            text = inject_using(text, op.using_graph_uri, op.using_named_graph_uri)
         except DatasetConflictError as exc:
             raise ProtocolError(400, str(exc)) from exc
-        self.store.update(self._services(text))
-
+        self.store.update(text)
