@@ -293,3 +293,26 @@ def test_streamed_and_head_answers_give_their_slot_back(settings) -> None:
     assert client.head("/store").status_code == 200
     assert gate._sem._value == 1
     assert client.get("/sparql", query_string={"query": "ASK {}"}).status_code == 200
+
+
+def test_cut_answers_are_not_complete_for_a_real_client(settings) -> None:
+    """Over a real HTTP server, a cut answer ends without its final chunk: the client errs."""
+    import waitress
+
+    app = app_with(settings, max_result_rows=25_000, cache_entries=0)
+    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=2)
+    port = server.effective_port  # type: ignore[union-attr]
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{port}/sparql"
+        with pytest.raises(requests.exceptions.ChunkedEncodingError):
+            r = requests.post(url, data={"query": _values(40_000)}, headers={"Accept": "text/csv"},
+                              timeout=30)
+            r.content  # noqa: B018 - reading the body is the point
+        r = requests.post(url, data={"query": _values(20_000)}, headers={"Accept": "text/csv"},
+                          timeout=30)
+        assert r.status_code == 200 and len(r.text.splitlines()) == 20_001
+    finally:
+        server.close()
+        thread.join(5)

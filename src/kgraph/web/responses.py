@@ -228,7 +228,10 @@ def _stream(
             log.warning("answer cut off after %d bytes (connection closed): %s", size, exc,
                         extra={"request_id": state.rid, "method": method, "path": path, "bytes": size,
                                "error": type(exc).__name__})
-            raise
+            # the engine's iterators live in the trace's frames and must be dropped on this
+            # thread (pyoxigraph's are bound to the thread that made them)
+            exc.__traceback__ = None
+            raise exc from None
         finally:
             state.bytes = size
         if kept is not None and keep is not None:
