@@ -287,16 +287,6 @@ class _NotAcceptable(Exception):
         self.kind = kind
 
 
-def _recv_exact(sock: socket.socket, n: int) -> bytes:
-    buf = bytearray()
-    while len(buf) < n:
-        part = sock.recv(n - len(buf))
-        if not part:
-            raise EOFError
-        buf += part
-    return bytes(buf)
-
-
 def executor_main(fd: int, root: str, parent_pid: int) -> int:
     """Entry point of an executor process: answer requests on ``fd`` until EOF."""
     die_with_parent(parent_pid)
@@ -306,10 +296,15 @@ def executor_main(fd: int, root: str, parent_pid: int) -> int:
     out = _Out(sock)
     while True:
         try:
-            size = _LEN.unpack(_recv_exact(sock, 4))[0]
-            raw = _recv_exact(sock, size)
-        except (EOFError, OSError):
+            raw = sock.recv(_RECV)  # a request is small: one read, usually whole
+            while len(raw) < 4 or len(raw) < 4 + _LEN.unpack_from(raw, 0)[0]:
+                more = sock.recv(_RECV)
+                if not more:
+                    return 0
+                raw += more
+        except OSError:
             return 0
+        raw = raw[4:]  # one request at a time: nothing follows it
         out.sent = False
         try:
             request = marshal.loads(raw[1:]) if raw[:1] == b"M" else pickle.loads(raw[1:])
