@@ -9,6 +9,7 @@ import pytest
 
 from kgraph.config import Settings
 from kgraph.sparql import results as fmt
+from kgraph.sparql.protocol import ProtocolError
 from kgraph.store.base import AskResult, GraphResult, SerializedResult
 from kgraph.store.oxigraph import OxigraphStore
 from kgraph.web import create_app
@@ -241,6 +242,9 @@ class SerializingStore(OxigraphStore):
                          solutions_format, graph_format):
         self.calls.append((solutions_format, graph_format))
         result = self.query(sparql, dataset=dataset, base_iri=base_iri)
+        wanted = graph_format if isinstance(result, GraphResult) else solutions_format
+        if wanted is None:  # the client accepts no type for this kind
+            raise ProtocolError(406, "no acceptable type")
         if isinstance(result, GraphResult):
             chunks = fmt.stream_rdf(result.triples, graph_format)
             return SerializedResult("graph", graph_format, chunks)
@@ -256,6 +260,8 @@ def test_stores_that_serialize_get_both_formats_and_are_streamed(settings) -> No
     r = client.get("/sparql", query_string={"query": Q}, headers={"Accept": "text/csv, text/turtle"})
     assert r.status_code == 200 and r.mimetype == "text/csv" and r.data == b"o\r\none\r\n"
     assert store.calls[-1] == ("text/csv", "text/turtle")
+    only_csv = client.get("/sparql", query_string={"query": Q}, headers={"Accept": "text/csv"})
+    assert store.calls[-1] == ("text/csv", None) and only_csv.status_code == 200
     c = client.get("/sparql", query_string={"query": "CONSTRUCT WHERE { ?s ?p ?o }"},
                    headers={"Accept": "text/csv, text/turtle"})
     assert c.mimetype == "text/turtle" and b"one" in c.data
@@ -348,3 +354,23 @@ def test_fast_path_leaves_everything_else_to_the_app(client) -> None:
     assert r.status_code == 400
     r = client.get("/sparql", query_string={"query": Q}, headers={"Accept": "image/png"})
     assert r.status_code == 406
+
+
+def test_answers_that_call_remote_services_are_not_cached(client, store) -> None:
+    from kgraph.namespaces import WIKIDATA_ENDPOINT
+    from kgraph.sparql.protocol import QueryOperation
+
+    endpoint = client.application.extensions["kgraph"].endpoint
+    assert endpoint.calls_remote("SELECT * { SERVICE <http://203.0.113.9/sparql> { ?s ?p ?o } }")
+    assert not endpoint.calls_remote("SELECT * { ?s ?p 'a service' }")
+    # the Wikidata snapshot (the default) is a local graph: cacheable
+    text, _ = endpoint.prepare(QueryOperation(f"SELECT * {{ SERVICE <{WIKIDATA_ENDPOINT}> {{ ?s ?p ?o }} }}"))
+    assert not endpoint.calls_remote(text)
+
+    endpoint.calls_remote = lambda text: True  # as if the query had called a live endpoint
+    r = client.get("/sparql", query_string={"query": Q}, headers=JSON)
+    assert r.status_code == 200 and "ETag" not in r.headers
+    assert r.headers["Cache-Control"] == "no-store"
+    n = store.evaluated
+    client.get("/sparql", query_string={"query": Q}, headers=JSON)
+    assert store.evaluated == n + 1

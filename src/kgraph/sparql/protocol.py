@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl, urlsplit
 from ..config import Settings
 from ..namespaces import GRAPH_INFERRED
 from ..store.base import DatasetSpec, QueryResult, SerializedResult, Store
-from .lexer import DatasetConflictError, has_dataset_clause, inject_using
+from .lexer import DatasetConflictError, has_dataset_clause, inject_using, service_refs
 from .relay import ServiceRelay
 
 
@@ -202,17 +202,31 @@ class Endpoint:
         """The text the engine runs (SERVICE calls routed) and the dataset it runs on."""
         return self._services(op.query), self.dataset_for(op)
 
+    @staticmethod
+    def calls_remote(text: str) -> bool:
+        """Whether prepared engine text still calls a SERVICE endpoint (its answer then
+        depends on more than the store, so it is not cached). The snapshot's SERVICE
+        clauses were rewritten into a local GRAPH by :meth:`prepare`."""
+        if "service" not in text.lower():
+            return False
+        return bool(service_refs(text))
+
     def query(self, op: QueryOperation) -> QueryResult:
         text, dataset = self.prepare(op)
+        return self.run(text, dataset)
+
+    def run(self, text: str, dataset: DatasetSpec | None) -> QueryResult:
+        """Evaluate prepared text (see :meth:`prepare`) under the query time limit."""
         return self.store.query(text, dataset=dataset, timeout_s=self.settings.query_timeout_s)
 
-    def query_serialized(
-        self, op: QueryOperation, solutions_format: str, graph_format: str
+    def run_serialized(
+        self, text: str, dataset: DatasetSpec | None, solutions_format: str | None,
+        graph_format: str | None,
     ) -> SerializedResult:
-        """Run ``op`` on a store that writes answers itself (worker processes, a remote engine):
-        SELECT/ASK answers come back in ``solutions_format``, CONSTRUCT/DESCRIBE ones in
-        ``graph_format`` (canonical media types)."""
-        text, dataset = self.prepare(op)
+        """Evaluate prepared text on a store that writes answers itself (worker processes, a
+        remote engine): SELECT/ASK answers come back in ``solutions_format``, CONSTRUCT/DESCRIBE
+        ones in ``graph_format`` (canonical media types; ``None``: that kind is not acceptable,
+        406)."""
         return self.store.query_serialized(  # type: ignore[attr-defined]
             text, dataset=dataset, base_iri=None, timeout_s=self.settings.query_timeout_s,
             solutions_format=solutions_format, graph_format=graph_format)

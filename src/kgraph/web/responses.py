@@ -21,7 +21,7 @@ from ..namespaces import PREFIXES
 from ..sparql import results as fmt
 from ..sparql.conneg import negotiate
 from ..sparql.protocol import FORM, ProtocolError, QueryOperation
-from ..store.base import GraphResult, SelectResult
+from ..store.base import DatasetSpec, GraphResult, SelectResult
 from .cache import CachedAnswer, answer_key, etag_matches
 from .limits import check_text_size, hold_until_sent
 from .logs import info
@@ -133,7 +133,10 @@ def answer_query(kg: KGraph, op: QueryOperation) -> Response:
             return Response(hit.body, content_type=hit.content_type, headers=headers)
     slot = kg.gate.enter()
     try:
-        content_type, chunks = _evaluate(kg, op, solutions, graph)
+        text, dataset = kg.endpoint.prepare(op)
+        if kg.endpoint.calls_remote(text):  # not a function of the store alone
+            headers = kg.cache_headers(None)
+        content_type, chunks = _evaluate(kg, text, dataset, solutions, graph)
 
         def stable() -> bool:
             return store.version() == version and kg.epoch == epoch
@@ -147,7 +150,7 @@ def answer_query(kg: KGraph, op: QueryOperation) -> Response:
         if not stable():  # a write landed meanwhile: this answer gets no ETag and is not kept
             headers = kg.cache_headers(None)
         if second is None:
-            if cache.enabled:
+            if cache.enabled and "ETag" in headers:
                 keep(first)
             response = Response(first, content_type=content_type, headers=headers)
         else:
@@ -161,16 +164,16 @@ def answer_query(kg: KGraph, op: QueryOperation) -> Response:
 
 
 def _evaluate(
-    kg: KGraph, op: QueryOperation, solutions: Choice | str,
+    kg: KGraph, text: str, dataset: DatasetSpec | None, solutions: Choice | str,
     graph: Choice | str,
 ) -> tuple[str, Iterator[str] | Iterator[bytes]]:
     """``(Content-Type, chunks)`` of the answer; 406 when its kind has no acceptable type."""
     settings = kg.settings
     if kg.serialized:
-        answer = kg.endpoint.query_serialized(
-            op,
-            fmt.SOLUTION_FORMATS[0].media_type if isinstance(solutions, str) else solutions[1],
-            fmt.GRAPH_FORMATS[0].media_type if isinstance(graph, str) else graph[1],
+        answer = kg.endpoint.run_serialized(
+            text, dataset,
+            None if isinstance(solutions, str) else solutions[1],
+            None if isinstance(graph, str) else graph[1],
         )
         chosen = graph if answer.kind == "graph" else solutions
         if isinstance(chosen, str):
@@ -181,7 +184,7 @@ def _evaluate(
         content_type = (rdf_content_type(chosen[0]) if answer.kind == "graph"
                         else _solutions_type(chosen[0]))
         return content_type, iter(answer.chunks)
-    result = kg.endpoint.query(op)
+    result = kg.endpoint.run(text, dataset)
     check = fmt.deadline_checker(settings.query_timeout_s)
     cap = settings.max_result_rows
     if isinstance(result, GraphResult):
