@@ -261,7 +261,7 @@ def test_stores_that_serialize_get_both_formats_and_are_streamed(settings) -> No
     assert r.status_code == 200 and r.mimetype == "text/csv" and r.data == b"o\r\none\r\n"
     assert store.calls[-1] == ("text/csv", "text/turtle")
     only_csv = client.get("/sparql", query_string={"query": Q}, headers={"Accept": "text/csv"})
-    assert store.calls[-1] == ("text/csv", None) and only_csv.status_code == 200
+    assert store.calls[-1] == ("text/csv", "text/turtle") and only_csv.status_code == 200
     c = client.get("/sparql", query_string={"query": "CONSTRUCT WHERE { ?s ?p ?o }"},
                    headers={"Accept": "text/csv, text/turtle"})
     assert c.mimetype == "text/turtle" and b"one" in c.data

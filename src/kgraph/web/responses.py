@@ -170,10 +170,12 @@ def _evaluate(
     """``(Content-Type, chunks)`` of the answer; 406 when its kind has no acceptable type."""
     settings = kg.settings
     if kg.serialized:
+        # A kind the client cannot take still gets a format: not every store accepts None
+        # there; if the query is of that kind its bytes are dropped and 406 answered.
         answer = kg.endpoint.run_serialized(
             text, dataset,
-            None if isinstance(solutions, str) else solutions[1],
-            None if isinstance(graph, str) else graph[1],
+            fmt.SOLUTION_FORMATS[0].media_type if isinstance(solutions, str) else solutions[1],
+            fmt.GRAPH_FORMATS[0].media_type if isinstance(graph, str) else graph[1],
         )
         chosen = graph if answer.kind == "graph" else solutions
         if isinstance(chosen, str):
