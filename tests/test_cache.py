@@ -374,3 +374,37 @@ def test_answers_that_call_remote_services_are_not_cached(client, store) -> None
     n = store.evaluated
     client.get("/sparql", query_string={"query": Q}, headers=JSON)
     assert store.evaluated == n + 1
+
+
+@pytest.mark.slow
+def test_cache_over_worker_processes_and_the_writer(tmp_path, settings) -> None:
+    """The same guarantees with the serving model's store: executors and one writer process."""
+    from kgraph.store.pool import PooledStore
+    from kgraph.store.writer import WriterClient, WriterProcess
+
+    folder = tmp_path / "store"
+    settings = replace(settings, store_path=folder, threads=2, query_timeout_s=20)
+    writer = WriterProcess(settings, folder)
+    writer.start(bootstrap=False)
+    store = PooledStore(settings, folder, WriterClient(writer.address, writer.authkey))
+    try:
+        client = create_app(settings, store).test_client()
+        assert _write(client, "update") == 204
+        a = client.get("/sparql", query_string={"query": Q}, headers=JSON)
+        assert a.status_code == 200 and values(a) == ["three"]
+        assert client.get("/sparql", query_string={"query": Q},
+                          headers={**JSON, "If-None-Match": a.headers["ETag"]}).status_code == 304
+        for kind, expected in (("put", ["three", "three"]), ("delete", ["three"])):
+            _write(client, kind)
+            b = client.get("/sparql", query_string={"query": Q},
+                           headers={**JSON, "If-None-Match": a.headers["ETag"]})
+            assert b.status_code == 200 and values(b) == expected, kind
+        c = client.get("/sparql", query_string={"query": "CONSTRUCT WHERE { ?s ?p ?o }"},
+                       headers={"Accept": "text/csv"})
+        assert c.status_code == 406
+        many = "SELECT ?i { VALUES ?i { " + " ".join(map(str, range(20000))) + " } }"
+        big = client.get("/sparql", query_string={"query": many}, headers={"Accept": "text/csv"})
+        assert big.get_data(as_text=True).splitlines() == ["i", *map(str, range(20000))]
+    finally:
+        store.close()
+        writer.stop()
