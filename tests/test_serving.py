@@ -390,3 +390,44 @@ def test_pooled_store_errors_cross_as_store_exceptions(pooled: object) -> None:
         store.update("CREATE GRAPH <http://example.org/g2> ; CREATE GRAPH <http://example.org/g2>")
     # nothing of the failed update was applied, and the store still answers
     assert not store.contains_graph("http://example.org/g2")
+
+
+@pytest.mark.slow
+def test_remote_engine_is_served_without_writer_or_executors(tmp_path: Path) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    oxigraph = Path(sys.executable).parent / "oxigraph"
+    engine = subprocess.Popen([str(oxigraph), "serve", "--location", str(tmp_path / "ox"),
+                               "--bind", f"127.0.0.1:{port}"], stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    srv = ServerProcess(tmp_path / "unused", [
+        "--store", base + "/query", "--update-endpoint", base + "/update",
+        "--graph-store", base + "/store", "--no-bootstrap", "--allow-update", "--workers", "2"])
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                requests.get(base + "/query", params={"query": "ASK {}"}, timeout=2)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        srv.start()
+        assert processes(srv, "executor_main") == [] and processes(srv, "writer_main") == []
+        seed(srv, 2, 3)
+        # the write went to the engine itself, and every worker reads it from there
+        direct = requests.get(base + "/query", headers=JSON, timeout=10,
+                              params={"query": "SELECT (COUNT(*) AS ?n) { ?s ?p ?o }"})
+        assert direct.json()["results"]["bindings"][0]["n"]["value"] == "6"
+        for _ in range(6):
+            with requests.Session() as fresh:
+                r = fresh.get(srv.sparql, params={"query": CHEAP}, headers=JSON, timeout=30)
+            assert r.status_code == 200 and r.json()["boolean"] is True
+    finally:
+        srv.stop()
+        engine.terminate()
+        engine.wait(10)

@@ -188,6 +188,15 @@ def writer_main() -> int:
             os._exit(0)
 
     signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the group: the supervisor decides
+
+    def collect() -> None:  # superseded snapshots go even when no write comes to publish
+        while True:
+            time.sleep(max(1.0, publisher.grace_s / 2))
+            with writer.lock:
+                publisher.collect()
+
+    threading.Thread(target=collect, name="kgraph-snapshot-collector", daemon=True).start()
     while True:
         try:
             conn = listener.accept()
