@@ -5,10 +5,14 @@ The competency tests of ``test_competency_queries`` run here again, unchanged,
 against a real ``server.py`` over a fresh on-disk store: their ``store`` fixture
 is replaced by one that sends each query to ``/queries/NAME`` and reads the
 SPARQL JSON answer back into terms.
+
+Every test runs three times: on the embedded store, and with ``--store URL`` on
+Oxigraph server and on Virtuoso 7 (``tests/engines.py`` starts them on loopback).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,6 +23,12 @@ from SPARQLWrapper import JSON, SPARQLWrapper
 from kgraph.namespaces import GRAPH_INFERRED, GRAPH_ONTOLOGY, GRAPH_WIKIDATA, source_graph
 from kgraph.store.base import SelectResult
 
+from .engines import (  # noqa: F401 - fixtures
+    ENGINES,
+    kgraph_server,
+    oxigraph_engine_fixture,
+    virtuoso_engine_fixture,
+)
 from .support import ServerProcess
 from .test_competency_queries import (  # noqa: F401 - collected again with the HTTP store
     test_allies,
@@ -54,13 +64,45 @@ class NamedQueriesOverHttp:
         return SelectResult(variables, rows)
 
 
+@pytest.fixture(scope="module", params=["embedded", *ENGINES])
+def kb(request: pytest.FixtureRequest,
+       tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """A server bootstrapped with the knowledge base: over the embedded store (the
+    session's ``kb_server``) or over a freshly emptied engine."""
+    if request.param == "embedded":
+        yield request.getfixturevalue("kb_server")
+        return
+    engine = request.getfixturevalue(f"{request.param}_engine")
+    engine.clear()
+    server = kgraph_server(engine, tmp_path_factory.mktemp(f"kb-{request.param}"),
+                           ["--allow-update"])
+    server.engine = engine  # type: ignore[attr-defined]
+    yield server
+    server.stop()
+
+
+#: Competency queries Virtuoso 7.2 answers wrongly (its evaluation, not kgraph's: e.g. an
+#: OPTIONAL with a LANGMATCHES filter after a property path yields no rows unless the
+#: query says DISTINCT); see docs/engines.md.
+VIRTUOSO_WRONG = {"test_leaders", "test_meetings", "test_allies"}
+
+
+@pytest.fixture(autouse=True)
+def _virtuoso_deviations(request: pytest.FixtureRequest) -> None:
+    callspec = getattr(request.node, "callspec", None)
+    if callspec is not None and callspec.params.get("kb") == "virtuoso" \
+            and request.node.originalname in VIRTUOSO_WRONG:
+        request.applymarker(pytest.mark.xfail(
+            reason="Virtuoso 7.2 evaluates this query wrongly (docs/engines.md)", strict=False))
+
+
 @pytest.fixture(scope="module")
-def store(kb_server: ServerProcess) -> NamedQueriesOverHttp:
-    return NamedQueriesOverHttp(kb_server)
+def store(kb: ServerProcess) -> NamedQueriesOverHttp:
+    return NamedQueriesOverHttp(kb)
 
 
-def test_fresh_store_serves_every_graph(kb_server: ServerProcess) -> None:
-    sw = SPARQLWrapper(kb_server.sparql, agent="kgraph-tests")
+def test_fresh_store_serves_every_graph(kb: ServerProcess) -> None:
+    sw = SPARQLWrapper(kb.sparql, agent="kgraph-tests")
     sw.setQuery("SELECT DISTINCT ?g { GRAPH ?g { ?s ?p ?o } }")
     sw.setReturnFormat(JSON)
     graphs = {b["g"]["value"] for b in sw.query().convert()["results"]["bindings"]}
@@ -68,9 +110,9 @@ def test_fresh_store_serves_every_graph(kb_server: ServerProcess) -> None:
             GRAPH_WIKIDATA} <= graphs
 
 
-def test_union_default_graph_reaches_the_whole_knowledge_base(kb_server: ServerProcess) -> None:
+def test_union_default_graph_reaches_the_whole_knowledge_base(kb: ServerProcess) -> None:
     def count(query: str, **params: str) -> int:
-        r = requests.get(kb_server.sparql, params={"query": query, **params}, timeout=60,
+        r = requests.get(kb.sparql, params={"query": query, **params}, timeout=60,
                          headers={"Accept": "application/sparql-results+json"})
         return int(r.json()["results"]["bindings"][0]["n"]["value"])
 
@@ -83,7 +125,20 @@ def test_union_default_graph_reaches_the_whole_knowledge_base(kb_server: ServerP
     assert asserted < union
 
 
-def test_restart_does_not_reload(kb_server: ServerProcess, tmp_path: Path) -> None:
+def test_restart_does_not_reload(kb: ServerProcess, tmp_path: Path) -> None:
+    engine = getattr(kb, "engine", None)
+    if engine is not None:
+        # A second server on the same engine finds the knowledge base complete.
+        again = kgraph_server(engine, tmp_path)
+        try:
+            assert "loaded" not in again.log()
+            r = requests.get(again.url + "/queries/treaties", headers={"Accept": "text/csv"},
+                             timeout=60)
+            assert "1961-07-11" in r.text
+        finally:
+            again.stop()
+        return
+    kb_server = kb
     # The session server bootstrapped its store; a second start on a copy finds it complete.
     import shutil
 

@@ -80,6 +80,8 @@ N_QUADS = "application/n-quads"
 #: Triples per request body chunk / per INSERT DATA batch of a bulk load.
 BATCH = 50_000
 _CHUNK = 1 << 16
+#: Longest reuse of the graph list (union rewrites, dataset views) without a local write.
+GRAPHS_TTL_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -299,6 +301,7 @@ class RemoteStore:
         self._lock = threading.Lock()
         self._version = 0
         self._graphs_cache: tuple[int, list[str]] | None = None
+        self._graphs_at = 0.0
         self._default_empty_cache: tuple[int, bool] | None = None
         if profile != "auto" and profile not in PROFILES:
             raise StoreError(f"unknown engine profile {profile!r}; known: auto, "
@@ -851,9 +854,12 @@ class RemoteStore:
                 or any(graph.startswith(prefix) for prefix in p.system_graph_prefixes))
 
     def named_graphs(self) -> list[str]:
+        # Cached per version and for at most GRAPHS_TTL_S: another process (another
+        # server worker) may have created a graph that this one's version does not count.
         version = self._version
         cached = self._graphs_cache
-        if cached is not None and cached[0] == version:
+        if cached is not None and cached[0] == version \
+                and time.monotonic() - self._graphs_at < GRAPHS_TTL_S:
             return list(cached[1])
         # GROUP BY, not DISTINCT: the same answer, and Virtuoso 7 takes 0.03 s for it
         # where it takes 20 s and more for DISTINCT (measured on 10^4 triples).
@@ -861,6 +867,7 @@ class RemoteStore:
         graphs = sorted(row[0].value for row in result.rows
                         if isinstance(row[0], NamedNode) and not self._hidden(row[0].value))
         self._graphs_cache = (version, graphs)
+        self._graphs_at = time.monotonic()
         return list(graphs)
 
     def contains_graph(self, graph: str) -> bool:
