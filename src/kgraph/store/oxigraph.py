@@ -251,6 +251,8 @@ class OxigraphStore:
         while it runs (it is closed and reopened around the exchange).
         ``progress(bytes, lines)`` is called with the increments as files are read.
         """
+        import io
+
         from ..loader import CountingReader, exchange_dirs, media_type_for, staging_dirs
         from .base import RdfSyntaxError
 
@@ -268,8 +270,10 @@ class OxigraphStore:
             """
             for path, fmt in zip(files, formats, strict=True):
                 with open(path, "rb", buffering=0) as raw:
+                    # 1 MiB reads: progress is counted per buffer, not per parser request
+                    reader = io.BufferedReader(CountingReader(raw, progress), 1 << 20)
                     try:
-                        target.bulk_load(CountingReader(raw, progress), fmt,
+                        target.bulk_load(reader, fmt,
                                          base_iri=path.resolve().as_uri(), to_graph=to_graph)
                     except (SyntaxError, ValueError) as exc:
                         return f"{path}: {exc}"
