@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from ..config import Settings
 from ..store.base import SparqlSyntaxError
 from .federation import ServiceNotAllowedError, plan_services
-from .lexer import load_refs, replace_spans, resolve_iri, service_refs
+from .lexer import load_refs, replace_spans, resolve_iri, service_refs, tokenize
 
 #: Deepest bracket nesting handed to the engine. The engine's recursive parser
 #: overflows an 8 MiB thread stack at about 2,200 nested groups (272 on a
@@ -50,11 +50,21 @@ from .lexer import load_refs, replace_spans, resolve_iri, service_refs
 MAX_DEPTH = 64
 #: Longest run of unary operators (``!!!!x``, ``- - - 1``, ``-(-(-(``).
 MAX_UNARY_RUN = 32
+#: Most chained operators in one text (``+ - * / | || &&``, UNION, OPTIONAL, MINUS,
+#: FILTER): each builds one more level of a left-deep tree that the engine walks
+#: recursively (8 MiB stack: it dies at 6,656 chained UNIONs or OPTIONALs, 6,912 ``+``).
+MAX_CHAIN = 256
+#: Most ``/`` (sequence paths): the engine's parse time doubles about every 16 more
+#: (0.03 s at 64, 2.8 s at 256, 30 s at 500).
+MAX_SEQUENCE = 64
 #: A text that needs the full parse (it mentions SERVICE or LOAD) is parsed by
 #: rdflib, whose pyparsing grammar is slow on deep nesting (a second at 64
 #: nested groups): such texts have tighter bounds.
 MAX_CHECKED_DEPTH = 24
 MAX_CHECKED_CHARS = 64 * 1024
+#: rdflib re-scans the whole text for every SERVICE clause (quadratic), and recurses
+#: without end on a SERVICE inside a SERVICE: at most this many, none nested.
+MAX_SERVICES = 8
 
 
 class QueryTooDeepError(SparqlSyntaxError):
@@ -230,6 +240,51 @@ def bracket_depth(code: bytes) -> int:
     return _depth(code.translate(_KEEP, _DROP))
 
 
+_CHAIN_CHARS = b"+-*/|&"
+_CHAIN_WORDS = (b"union", b"optional", b"minus", b"filter")
+_CHAIN_PUNCT = frozenset({"+", "-", "*", "/", "|", "||", "&&"})
+
+
+def _chain_counts(data: bytes) -> tuple[int, int]:
+    low = data.lower()
+    ops = sum(data.count(bytes([c])) for c in _CHAIN_CHARS)
+    return ops + sum(low.count(w) for w in _CHAIN_WORDS), data.count(b"/")
+
+
+def chains(text: str) -> tuple[int, int]:
+    """(chained operators, ``/``) in a query or update: an upper bound from byte counts
+    (outside strings, comments and IRIs when that is needed), exact from tokens when
+    the bound is over the limits."""
+    data = text.encode("utf-8", "surrogatepass")
+    ops, slashes = _chain_counts(data)
+    if ops <= MAX_CHAIN and slashes <= MAX_SEQUENCE:
+        return ops, slashes
+    ops, slashes = _chain_counts(_OPAQUE.sub(b" ", data))
+    if ops <= MAX_CHAIN and slashes <= MAX_SEQUENCE:
+        return ops, slashes
+    ops = slashes = 0
+    for tok in tokenize(text):
+        if tok.kind == "punct" and tok.text in _CHAIN_PUNCT:
+            ops += 1
+            slashes += tok.text == "/"
+        elif tok.is_word("UNION", "OPTIONAL", "MINUS", "FILTER"):
+            ops += 1
+    return ops, slashes
+
+
+def check_chains(text: str, *, what: str = "query") -> None:
+    """Raise :class:`QueryTooDeepError` for too many chained operators or path steps."""
+    ops, slashes = chains(text)
+    if ops > MAX_CHAIN:
+        raise QueryTooDeepError(
+            f"the {what} chains {ops} operators, UNION, OPTIONAL, MINUS or FILTER clauses; "
+            f"at most {MAX_CHAIN} are accepted")
+    if slashes > MAX_SEQUENCE:
+        raise QueryTooDeepError(
+            f"the {what} has {slashes} sequence-path steps or divisions; at most "
+            f"{MAX_SEQUENCE} are accepted")
+
+
 def check_nesting(text: str | bytes, *, what: str = "query", unary: bool = True,
                   limit: int = MAX_DEPTH, iri_operators: bool = True) -> None:
     """Raise :class:`QueryTooDeepError` for a text nested deeper than ``limit``."""
@@ -246,7 +301,7 @@ def check_nesting(text: str | bytes, *, what: str = "query", unary: bool = True,
 # -- the parse-based decision -------------------------------------------------------------
 _RDFLIB_LOCK = threading.Lock()
 #: rdflib's grammar recurses about 40 Python frames per nesting level.
-_RDFLIB_RECURSION = 12_000
+_RDFLIB_RECURSION = 4_000
 
 
 @dataclass(frozen=True)
@@ -308,8 +363,8 @@ def parsed_outbound(expanded: str, *, update: bool) -> Outbound:
         try:
             if update:
                 tree = algebra.translateUpdate(
-                    parser.UpdateUnit.parse_string(expanded, parse_all=True))
-                _walk(list(tree), services, loads)
+                    parser.UpdateUnit.parse_string(expanded, parse_all=True)[0])
+                _walk(list(tree.algebra) if hasattr(tree, "algebra") else tree, services, loads)
             else:
                 tree = algebra.translateQuery(parser.Query.parse_string(expanded, parse_all=True))
                 _walk(tree.algebra, services, loads)
@@ -355,6 +410,7 @@ def prepare(
     """
     expanded = expand_codepoints(text)
     check_nesting(expanded, what="update" if update else "query")
+    check_chains(expanded, what="update" if update else "query")
     handoff = engine_safe(expanded)
     if not may_fetch(expanded, update=update):
         return handoff
@@ -368,6 +424,11 @@ def _prepare_outbound(expanded: str, settings: Settings, *, update: bool,
             f"a request that uses SERVICE or LOAD may be at most {MAX_CHECKED_CHARS} "
             "characters long")
     check_nesting(expanded, what="update" if update else "query", limit=MAX_CHECKED_DEPTH)
+    mentions = _folded(expanded).count("service")  # an upper bound of the SERVICE clauses
+    if mentions > MAX_SERVICES:
+        raise ServiceNotAllowedError(f"at most {MAX_SERVICES} SERVICE clauses are accepted")
+    if mentions > 1 and _nested_service(expanded):
+        raise ServiceNotAllowedError("a SERVICE inside another SERVICE is not supported")
     authority = parsed_outbound(expanded, update=update)
     if any(s is None for s in authority.services):
         raise ServiceNotAllowedError(
@@ -396,6 +457,23 @@ def _prepare_outbound(expanded: str, settings: Settings, *, update: bool,
             "the rewritten request does not call exactly the endpoints that were allowed; "
             "it is refused")
     return out
+
+
+def _nested_service(text: str) -> bool:
+    """Whether a SERVICE keyword sits inside the group of another one (per the lexer)."""
+    tokens = list(tokenize(text))
+    for i, tok in enumerate(tokens):
+        if not tok.is_word("SERVICE"):
+            continue
+        opened = False
+        for inner in tokens[i + 1:]:
+            if not opened:
+                opened = inner.kind == "punct" and inner.text == "{"
+            elif inner.depth <= tok.depth:
+                break
+            elif inner.is_word("SERVICE"):
+                return True
+    return False
 
 
 def _agree(what: str, lexed: Iterable[str | None], parsed: Iterable[str | None]) -> None:
