@@ -1,12 +1,12 @@
 """Quick measurement of kgraph's serving model against Oxigraph server, with wrk.
 
-``python bench/serving_model.py [--triples 100000] [--seconds 5] [--connections 8]``
+``python bench/serving_model.py [--triples 100000] [--seconds 3] [--rounds 3] [--connections 8]``
 
 Generates ``--triples`` synthetic triples (10 per subject), loads one copy for
 ``oxigraph serve-read-only`` and one for ``server.py``, then runs ``wrk`` with a
 random subject per request for two cheap queries (a one-subject lookup and an
-ASK on a subject) against both, and prints requests/s and the ratio. Loopback
-only; each run is bounded by ``--seconds``.
+ASK on a subject) against both, and prints the median requests/s of alternating rounds and the ratio.
+Loopback only; each round is bounded by ``--seconds``.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -67,9 +68,9 @@ def wait_http(url: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            requests.get(url, timeout=2)
+            requests.get(url, timeout=10)
             return
-        except requests.ConnectionError:
+        except requests.RequestException:  # not up yet (or slow to answer on a busy machine)
             time.sleep(0.1)
     raise RuntimeError(f"{url} did not come up")
 
@@ -90,7 +91,8 @@ def wrk(url: str, path: str, template: str, subjects: int, seconds: int, conns: 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--triples", type=int, default=100_000)
-    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--seconds", type=int, default=3, help="length of one wrk round")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per server")
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--workers", type=int, default=0)
     parser.add_argument("--threads", type=int, default=4)
@@ -117,10 +119,14 @@ def main() -> int:
         wait_http(f"http://127.0.0.1:{kg_port}/health")
         results: dict[str, dict[str, float]] = {}
         for name, template in QUERIES.items():
-            ox = wrk(f"http://127.0.0.1:{ox_port}", "/query", template, subjects, args.seconds,
-                     args.connections, folder)
-            kg = wrk(f"http://127.0.0.1:{kg_port}", "/sparql", template, subjects, args.seconds,
-                     args.connections, folder)
+            # alternating rounds, medians: the machine's other load drifts during a run
+            oxs, kgs = [], []
+            for _ in range(args.rounds):
+                oxs.append(wrk(f"http://127.0.0.1:{ox_port}", "/query", template, subjects,
+                               args.seconds, args.connections, folder))
+                kgs.append(wrk(f"http://127.0.0.1:{kg_port}", "/sparql", template, subjects,
+                               args.seconds, args.connections, folder))
+            ox, kg = statistics.median(oxs), statistics.median(kgs)
             results[name] = {"oxigraph_rps": ox, "kgraph_rps": kg, "ratio": round(kg / ox, 3)}
             print(f"{name:8} oxigraph {ox:9.0f} req/s   kgraph {kg:9.0f} req/s   "
                   f"ratio {kg / ox:.2f}x", flush=True)
