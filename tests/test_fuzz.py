@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import socket
 import sys
@@ -133,7 +134,9 @@ def _short(kwargs: dict[str, object]) -> str:
     return text if len(text) < 400 else text[:400] + "..."
 
 
-FUZZ = settings(max_examples=150, deadline=None, derandomize=True, database=None,
+#: Examples per in-process property (KGRAPH_FUZZ_EXAMPLES=2000 for a long local hunt).
+EXAMPLES = int(os.environ.get("KGRAPH_FUZZ_EXAMPLES", "150"))
+FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                        HealthCheck.function_scoped_fixture])
 
@@ -398,22 +401,33 @@ def test_rdf_bodies_to_sparql(harness: Harness, body: tuple[str, bytes], how: st
          content_type=ctype if ctype.startswith("application/sparql") else real)
 
 
+SCENARIO_STRINGS = ["ArmedAttack", "Sanction", "kgr:USA", "kgr:DPRK", "kgr:", "kgr:a:b", "kgx:USA",
+                    "<http://example.org/a>", "<>", "urn:x", "data:,x", "mailto:a@b", "http://",
+                    "2021-07-10", "2021-02-30", "-99999-01-01", "99999999-12-31", "2021-7-1",
+                    "2021-07-10T00:00:00", "", "\x00", "\ud800", "a" * 3000, "kgr:\u202eX"]
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=20)
-    | st.sampled_from([f"{EX}alice", "ex:alice", "kg:Treaty", "_:b", "", "\x00", "\ud800"]),
+    | st.sampled_from(SCENARIO_STRINGS),
     lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.sampled_from(["events", "event", "type", "s", "p", "o", "subject",
-                                       "predicate", "object", "@id", "@context", "graph", "date",
-                                       "parties", "actor", "x"]), children, max_size=5),
+    | st.dictionaries(st.sampled_from(["events", "id", "type", "attacker", "target", "date",
+                                       "label", "s", "p", "o", "@id", "@context", "x"]),
+                      children, max_size=5),
     max_leaves=20)
+EVENT = st.fixed_dictionaries(
+    {"type": st.sampled_from(SCENARIO_STRINGS), "date": st.sampled_from(SCENARIO_STRINGS)},
+    optional={k: st.one_of(st.sampled_from(SCENARIO_STRINGS), JSON_VALUES)
+              for k in ("id", "attacker", "target", "label")})
 
 
 @st.composite
 def scenario_body(draw: st.DrawFn) -> tuple[str, bytes]:
-    kind = draw(st.sampled_from(["json", "bytes", "turtle", "deep"]))
+    kind = draw(st.sampled_from(["events", "events", "json", "bytes", "turtle", "deep"]))
     ctype = draw(st.sampled_from(["application/json", "text/turtle", "application/ld+json",
                                   "application/json; charset=utf-16", "text/plain", "",
                                   "application/x-www-form-urlencoded"]))
+    if kind == "events":
+        return ctype, json.dumps({"events": draw(st.lists(EVENT, min_size=1, max_size=5))}
+                                 ).encode("utf-8", "surrogatepass")
     if kind == "json":
         value = draw(JSON_VALUES)
         if draw(st.booleans()):
@@ -524,6 +538,9 @@ def test_iri_parameters_urlsplit_refuses_are_400(harness: Harness) -> None:
 
 
 # -- against a real server over sockets (slow) ----------------------------------------------------------
+QUERY_TIMEOUT_S = 5
+
+
 class LiveServer:
     """One ``server.py`` for the socket tests; restarted (and the crash reported) if it dies."""
 
@@ -532,7 +549,9 @@ class LiveServer:
         self.start()
 
     def start(self) -> None:
-        self.server = ServerProcess(self.folder / "store", ["--allow-update", "--no-bootstrap"])
+        # a short time limit: a slow query gets its deliberate 503 well within our timeouts
+        self.server = ServerProcess(self.folder / "store", [
+            "--allow-update", "--no-bootstrap", "--query-timeout", str(QUERY_TIMEOUT_S)])
         self.server.start()
         resp = requests.put(self.server.url + "/store", params={"graph": f"{EX}seed"}, timeout=60,
                             data=SEED_TURTLE.encode(),
@@ -570,7 +589,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     server.server.stop()
 
 
-def exchange(live: LiveServer, data: bytes, *, half_close: bool = True, wait: float = 10.0,
+def exchange(live: LiveServer, data: bytes, *, half_close: bool = False, wait: float = 10.0,
              pace: float = 0.0) -> list[tuple[int, dict[str, str], bytes]]:
     """Send raw bytes on a fresh connection; the responses read until the server closes it
     (or ``wait`` passes with nothing more)."""
@@ -581,9 +600,11 @@ def exchange(live: LiveServer, data: bytes, *, half_close: bool = True, wait: fl
                 sock.sendall(data[i:i + 64])
                 time.sleep(pace)
         else:
-            sock.sendall(data)
+            with contextlib.suppress(OSError):
+                sock.sendall(data)
         if half_close:
-            sock.shutdown(socket.SHUT_WR)
+            with contextlib.suppress(OSError):  # the server may have closed it already
+                sock.shutdown(socket.SHUT_WR)
         received = b""
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
@@ -646,69 +667,127 @@ def head(method: str, target: str, headers: dict[str, str] | None = None) -> byt
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
-INSERT = b"INSERT DATA { <urn:fuzz:framing> <urn:fuzz:p> <urn:fuzz:o> }"
 UPD = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/sparql-update"}
 ASK = "/sparql?query=" + quote("ASK { ?s ?p ?o }")
-#: Requests whose framing is broken, each on a connection of its own.
-FRAMING = {
-    "body shorter than Content-Length": head("POST", "/sparql", {
-        **UPD, "Content-Length": str(len(INSERT) + 50)}) + INSERT,
-    "body longer than Content-Length": head("POST", "/sparql", {
-        **UPD, "Content-Length": str(len(INSERT) - 10)}) + INSERT,
-    "negative Content-Length": head("POST", "/sparql", {**UPD, "Content-Length": "-5"}) + INSERT,
-    "non-numeric Content-Length": head("POST", "/sparql", {**UPD, "Content-Length": "ten"})
-    + INSERT,
-    "two different Content-Lengths": head("POST", "/sparql", {**UPD, "Content-Length": "5"})[:-2]
-    + f"Content-Length: {len(INSERT)}\r\n\r\n".encode() + INSERT,
-    "list Content-Length": head("POST", "/sparql", {**UPD, "Content-Length": f"{len(INSERT)}, 3"})
-    + INSERT,
-    "huge Content-Length": head("POST", "/sparql", {**UPD, "Content-Length": "9" * 30}) + INSERT,
-    "Content-Length and chunked": head("POST", "/sparql", {
-        **UPD, "Content-Length": "4", "Transfer-Encoding": "chunked"})
-    + f"{len(INSERT):x}\r\n".encode() + INSERT + b"\r\n0\r\n\r\n",
-    "bad chunk size": head("POST", "/sparql", {**UPD, "Transfer-Encoding": "chunked"})
-    + b"zz\r\n" + INSERT + b"\r\n0\r\n\r\n",
-    "huge chunk size": head("POST", "/sparql", {**UPD, "Transfer-Encoding": "chunked"})
-    + b"FFFFFFFFFFFFFFFFFF\r\n" + INSERT,
-    "chunked without the last chunk": head("POST", "/sparql", {
-        **UPD, "Transfer-Encoding": "chunked"}) + f"{len(INSERT):x}\r\n".encode() + INSERT,
-    "unknown transfer coding": head("POST", "/sparql", {**UPD, "Transfer-Encoding": "gzip, zz"})
-    + INSERT,
-    "NUL and high bytes in the request line": b"GET /sp\x00arql\xff HTTP/1.1\r\nHost: x\r\n\r\n",
-    "no version": b"GET /health\r\n\r\n",
-    "HTTP/9.9": b"GET /health HTTP/9.9\r\nHost: x\r\n\r\n",
-    "HTTP/1.0 without Host": b"GET /health HTTP/1.0\r\n\r\n",
-    "lowercase method": b"get /health HTTP/1.1\r\nHost: x\r\n\r\n",
-    "absolute-form target": b"GET http://evil.example/health HTTP/1.1\r\nHost: x\r\n\r\n",
-    "CONNECT": b"CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: x\r\n\r\n",
-    "header without a colon": b"GET /health HTTP/1.1\r\nHost: x\r\nBroken header\r\n\r\n",
-    "obsolete line folding": b"GET /health HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\n\r\n",
-    "invalid UTF-8 in a header": b"GET /health HTTP/1.1\r\nHost: x\r\nX-A: \xc3\x28\xff\r\n\r\n",
-    "bare LF line ends": b"GET /health HTTP/1.1\nHost: x\n\n",
-    "a 64 KiB header": head("GET", "/health", {"X-Big": "a" * 65536}),
-    "a 1 MiB URL": head("GET", ASK + "&pad=" + "a" * (1 << 20)),
-    "a broken percent-encoding in the path": head("GET", "/spa%rql%ZZ?query=%"),
-    "Expect: 100-continue, then nothing": head("POST", "/sparql", {
-        **UPD, "Content-Length": "100", "Expect": "100-continue"}),
-    "pure garbage": bytes(range(256)) * 4,
-    "TLS hello on the plain port": bytes.fromhex("160301012c010001280303") + b"\x00" * 64,
-}
+#: Framings that no server may take as a complete request; the rest may be answered anyhow.
+INCOMPLETE = {"body shorter than Content-Length", "bad chunk size", "huge chunk size",
+              "chunked without the last chunk", "chunk shorter than its size",
+              "Expect: 100-continue, then nothing"}
+
+
+def marker(case: str) -> bytes:
+    """An update that records, if it is ever applied, which case applied it."""
+    return f'INSERT DATA {{ <urn:fuzz:framing> <urn:fuzz:case> "{case}" }}'.encode()
+
+
+def framing_cases() -> dict[str, bytes]:
+    """Requests whose framing is broken or unusual, each for a connection of its own."""
+    def upd(case: str, headers: dict[str, str], framed: bytes | None = None) -> bytes:
+        """An update request whose body is ``framed`` (default: the case's marker as is)."""
+        return head("POST", "/sparql", {**UPD, **headers}) + (
+            marker(case) if framed is None else framed)
+
+    def chunk(case: str, size_delta: int = 0) -> bytes:
+        body = marker(case)
+        return f"{len(body) + size_delta:x}\r\n".encode() + body
+
+    chunked = {"Transfer-Encoding": "chunked"}
+    short = "body shorter than Content-Length"
+    cases = {
+        short: upd(short, {"Content-Length": str(len(marker(short)) + 50)}),
+        "body longer than Content-Length": upd("body longer than Content-Length",
+                                               {"Content-Length": "30"}),
+        "negative Content-Length": upd("negative Content-Length", {"Content-Length": "-5"}),
+        "non-numeric Content-Length": upd("non-numeric Content-Length",
+                                          {"Content-Length": "ten"}),
+        "list Content-Length": upd("list Content-Length", {
+            "Content-Length": f"{len(marker('list Content-Length'))}, 3"}),
+        "huge Content-Length": upd("huge Content-Length", {"Content-Length": "9" * 30}),
+        "bad chunk size": upd("bad chunk size", chunked,
+                              b"zz\r\n" + marker("bad chunk size") + b"\r\n0\r\n\r\n"),
+        "huge chunk size": upd("huge chunk size", chunked,
+                               b"FFFFFFFFFFFFFFFFFF\r\n" + marker("huge chunk size")),
+        "chunked without the last chunk": upd("chunked without the last chunk", chunked,
+                                              chunk("chunked without the last chunk")),
+        "chunk shorter than its size": upd("chunk shorter than its size", chunked, chunk(
+            "chunk shorter than its size", 40) + b"\r\n0\r\n\r\n"),
+        "Content-Length and chunked": upd("Content-Length and chunked", {
+            "Content-Length": "4", **chunked}, chunk("Content-Length and chunked")
+            + b"\r\n0\r\n\r\n"),
+        "unknown transfer coding": upd("unknown transfer coding",
+                                       {"Transfer-Encoding": "gzip, zz"}),
+        "Expect: 100-continue, then nothing": upd("", {
+            "Content-Length": "100", "Expect": "100-continue"}, b""),
+        "NUL and high bytes in the request line": b"GET /sp\x00arql\xff HTTP/1.1\r\n"
+                                                  b"Host: x\r\n\r\n",
+        "no version": b"GET /health\r\n\r\n",
+        "HTTP/9.9": b"GET /health HTTP/9.9\r\nHost: x\r\n\r\n",
+        "HTTP/1.0 without Host": b"GET /health HTTP/1.0\r\n\r\n",
+        "lowercase method": b"get /health HTTP/1.1\r\nHost: x\r\n\r\n",
+        "absolute-form target": b"GET http://evil.example/health HTTP/1.1\r\nHost: x\r\n\r\n",
+        "CONNECT": b"CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: x\r\n\r\n",
+        "header without a colon": b"GET /health HTTP/1.1\r\nHost: x\r\nBroken header\r\n\r\n",
+        "obsolete line folding": b"GET /health HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\n\r\n",
+        "invalid UTF-8 in a header": b"GET /health HTTP/1.1\r\nHost: x\r\nX-A: \xc3\x28\xff"
+                                     b"\r\n\r\n",
+        "bare LF line ends": b"GET /health HTTP/1.1\nHost: x\n\n",
+        "a 64 KiB header": head("GET", "/health", {"X-Big": "a" * 65536}),
+        "a 1 MiB URL": head("GET", ASK + "&pad=" + "a" * (1 << 20)),
+        "a broken percent-encoding in the path": head("GET", "/spa%rql%ZZ?query=%"),
+        "pure garbage": bytes(range(256)) * 4,
+        "TLS hello on the plain port": bytes.fromhex("160301012c010001280303") + b"\x00" * 64,
+    }
+    two = "two different Content-Lengths"
+    cases[two] = (head("POST", "/sparql", {**UPD, "Content-Length": "5"})[:-2]
+                  + f"Content-Length: {len(marker(two))}\r\n\r\n".encode() + marker(two))
+    return cases
+
+
+def _applied_markers(live: LiveServer) -> set[str]:
+    resp = requests.get(live.server.sparql, timeout=30, headers={
+        "Accept": "application/sparql-results+json"}, params={
+        "query": "SELECT ?c WHERE { <urn:fuzz:framing> <urn:fuzz:case> ?c }"})
+    assert resp.status_code == 200, resp.text
+    return {b["c"]["value"] for b in resp.json()["results"]["bindings"]}
 
 
 @pytest.mark.slow
 def test_broken_framing(live: LiveServer) -> None:
-    before = live.seed_count()
+    """Each case on a connection of its own; the client then waits a little and goes away
+    (no half-close: the HTTP server may drop answers to a half-closed connection). Whatever
+    the framing: no 5xx, no trace, and the server stays up."""
     answered = {}
-    for what, data in FRAMING.items():
-        responses = exchange(live, data)
+    for what, data in framing_cases().items():
+        if what in INCOMPLETE:
+            continue  # test_incomplete_requests_are_not_applied
+        responses = exchange(live, data, wait=1.0)
         check_all(responses, what)
         answered[what] = [s for s, _, _ in responses]
         assert live.alive(), f"the server died after: {what}"
-    # the partial, contradictory or unframed updates above wrote nothing, except the two
-    # complete ones: an update the server did take whole may have been applied
-    after = live.seed_count()
-    assert after - before in (0, 1), f"{after - before} triples written by broken requests"
     print("\nframing:", json.dumps(answered))
+    # a chunked body with a correct chunk is a complete request whatever Content-Length says
+    assert _applied_markers(live) <= {"Content-Length and chunked"}
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason=(
+    "bug since the granian server (f18addd): a request whose body never arrived whole (closed "
+    "before Content-Length, chunked body unterminated or with an invalid chunk size) reaches "
+    "the app as a complete (shorter or empty) body: applied, or answered 204"))
+def test_incomplete_requests_are_not_applied(live: LiveServer) -> None:
+    """A request the client never finished is no request: no 2xx, and nothing applied."""
+    answered = {}
+    for what, data in framing_cases().items():
+        if what in INCOMPLETE:
+            responses = exchange(live, data, wait=2.0)
+            check_all(responses, what)
+            answered[what] = [s for s, _, _ in responses]
+    time.sleep(1)  # anything the server still does with what it got
+    applied = _applied_markers(live) & INCOMPLETE
+    accepted = {w: s for w, s in answered.items() if any(200 <= x < 300 for x in s)}
+    print("\nincomplete:", json.dumps(answered), "applied:", sorted(applied))
+    assert not applied, f"incomplete requests applied: {sorted(applied)}"
+    assert not accepted, f"incomplete requests answered 2xx: {accepted}"
 
 
 @pytest.mark.slow
@@ -720,7 +799,7 @@ def test_broken_framing(live: LiveServer) -> None:
 def test_pipelined_garbage(live: LiveServer, garbage: bytes, count: int) -> None:
     """Valid requests pipelined on one connection, then garbage: each valid one is answered."""
     data = head("GET", ASK, {"Accept": "application/sparql-results+json"}) * count + garbage
-    responses = exchange(live, data, wait=5.0)
+    responses = exchange(live, data, wait=3.0)
     check_all(responses, f"pipelined + {garbage[:60]!r}")
     assert [s for s, _, _ in responses[:count]] == [200] * count, responses[:count + 1]
     for _, _, body in responses[:count]:
@@ -737,7 +816,7 @@ def test_slow_clients_do_not_block_others(live: LiveServer) -> None:
             sock = socket.create_connection(live.address, timeout=10)
             if n % 2:
                 sock.sendall(head("POST", "/sparql", {**UPD, "Content-Length": "100000"})
-                             + INSERT[:10])
+                             + marker("slow")[:10])
             else:
                 sock.sendall(b"GET /health HTTP/1.1\r\nHo")
             stalled.append(sock)
@@ -809,7 +888,8 @@ NESTING = ["query-brackets", "query-groups", "query-parens", "update-brackets",
 @pytest.mark.parametrize("kind", NESTING)
 def test_deep_nesting_costs_at_most_one_request(live: LiveServer, kind: str) -> None:
     """Nesting 1,000 / 10,000 / 100,000 deep: an answer below 500 (400, 413, or a 503 with
-    Retry-After), within 15 s, and the server still up. A crash is a connection error here."""
+    Retry-After), and the server still up. A crash is a connection error here. The bound is
+    generous: some of these are valid documents of 200,000 triples (Turtle collections)."""
     if not live.alive():  # an earlier case killed it: start a new one, the failure is reported
         live.server.stop()
         live.start()
@@ -818,7 +898,7 @@ def test_deep_nesting_costs_at_most_one_request(live: LiveServer, kind: str) -> 
         path, ctype, body = _nested(kind, depth)
         started = time.monotonic()
         try:
-            resp = requests.post(live.server.url + path, data=body, timeout=15,
+            resp = requests.post(live.server.url + path, data=body, timeout=60,
                                  headers={**auth(), "Content-Type": ctype})
         except requests.RequestException as exc:
             alive = live.alive()
