@@ -153,3 +153,24 @@ def test_restart_does_not_reload(kb: ServerProcess, tmp_path: Path) -> None:
         assert "1961-07-11" in r.text
     finally:
         again.stop()
+
+
+def test_scenario_and_explanation_over_http(kb: ServerProcess) -> None:
+    """A hypothetical attack triggers the alliance duty, contested, and leaves the stored
+    data as it was; an inferred triple is explained down to its axioms (on every engine)."""
+    def graph_sizes() -> dict[str, str]:
+        r = requests.get(kb.sparql, timeout=60, headers={"Accept": "text/csv"}, params={
+            "query": "SELECT ?g (COUNT(*) AS ?n) { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g"})
+        return dict(line.split(",", 1) for line in r.text.splitlines()[1:])
+
+    before = graph_sizes()
+    attack = {"events": [{"type": "ArmedAttack", "attacker": "kgr:USA", "target": "kgr:DPRK",
+                          "date": "2021-07-10"}]}
+    r = requests.post(kb.url + "/reason/scenario", json=attack, timeout=120)
+    assert r.status_code == 200, r.text
+    [duty] = r.json()["triggered_obligations"]
+    assert duty["obligor"]["iri"].endswith("/PRC") and duty["status"] == "contested"
+    assert graph_sizes() == before
+    r = requests.get(kb.url + "/reason/explain", timeout=60, params={
+        "s": "kgr:DPRK", "p": "kgo:alliedWith", "o": "kgr:PRC", "format": "text"})
+    assert r.status_code == 200 and "rule " in r.text
