@@ -383,3 +383,35 @@ def test_open_store_settings_and_detection(engine: Engine) -> None:
     opened = open_store(engine.query_url, engine="sparql", profile=engine.kind)
     assert opened.name == "sparql" and opened.contains_graph(G1)
     assert repr(settings).count(engine.password or "\x00") == 0
+
+
+@BOTH
+def test_answers_can_be_read_in_another_thread(engine_store: RemoteStore) -> None:
+    """A streaming HTTP response may read the rows in a thread other than the one that
+    asked (pyoxigraph's parsers are bound to their thread: reading one elsewhere aborts)."""
+    _load_both(engine_store)
+    rows = engine_store.query(f"SELECT ?n WHERE {{ ?s <{EX}name> ?n }}")
+    triples = engine_store.query(f"CONSTRUCT WHERE {{ ?s <{EX}name> ?n }}")
+    assert isinstance(rows, SelectResult) and isinstance(triples, GraphResult)
+    out: list[int] = []
+    reader = threading.Thread(target=lambda: out.extend(
+        [len(list(rows.rows)), len(list(triples.triples))]))
+    reader.start()
+    reader.join()
+    assert out == [3, 3]
+
+
+def test_dataset_with_an_unnameable_default_graph(oxigraph_engine: Engine) -> None:
+    """Oxigraph server cannot name its default graph in a dataset: exact while it is
+    empty, a clear error (not a silently smaller answer) once it holds triples."""
+    oxigraph_engine.clear()
+    store = oxigraph_engine.store()
+    _load_both(store)
+    spec = DatasetSpec([None, G2], [G2])
+    names = f"SELECT ?n WHERE {{ ?s <{EX}name> ?n }}"
+    result = store.query(names, dataset=spec)
+    assert isinstance(result, SelectResult) and [r[0].value for r in result.rows] == ["Bob"]
+    store.update(f"INSERT DATA {{ <{EX}d> <{EX}name> \"Dora\" }}")
+    with pytest.raises(StoreError, match="cannot name its default graph"):
+        store.query(names, dataset=spec)
+    oxigraph_engine.clear()

@@ -248,8 +248,22 @@ class _Body(io.RawIOBase):
         self._fill()
         n = min(len(b), len(self._pending))
         b[:n] = self._pending[:n]
+        if self._recorded is not None:
+            self._recorded.append(self._pending[:n])
         self._pending = self._pending[n:]
         return n
+
+    _recorded: list[bytes] | None = None
+
+    def record(self) -> None:
+        """Keep what is read from now on, for :meth:`rewind`."""
+        self._recorded = []
+
+    def rewind(self) -> None:
+        """Read the recorded bytes again (a second parser starts where the first did)."""
+        if self._recorded is not None:
+            self._pending = b"".join(self._recorded) + self._pending
+        self._recorded = None
 
     def close(self) -> None:
         self._response.close()
@@ -553,6 +567,7 @@ class RemoteStore:
                          limit_s: float | None) -> SelectResult | QueryBoolean:
         fmt = QueryResultsFormat.XML if media == SPARQL_XML else QueryResultsFormat.JSON
         body = self._body(response, limit_s)
+        body.record()
         try:
             parsed = parse_query_results(body, fmt)
         except SyntaxError as exc:
@@ -562,7 +577,13 @@ class RemoteStore:
             body.close()
             return parsed
         variables = [v.value for v in parsed.variables]
-        return SelectResult(variables, _rows(parsed, len(variables), body))
+        # pyoxigraph's parsers are bound to the thread that made them, and a result may be
+        # read in another one (a streaming response): this parser only read the head; the
+        # rows come from a second parser, made by the thread that reads them, over the
+        # same bytes again.
+        del parsed
+        body.rewind()
+        return SelectResult(variables, _rows(body, fmt, len(variables)))
 
     def _parse_triples(self, response: requests.Response, limit_s: float | None) -> Iterator[Triple]:
         body = self._body(response, limit_s)
@@ -1012,9 +1033,10 @@ def _data_text(term: object) -> str:
     return str(term)
 
 
-def _rows(solutions: Any, width: int, body: _Body) -> Iterator[tuple[Any, ...]]:
+def _rows(body: _Body, fmt: QueryResultsFormat, width: int) -> Iterator[tuple[Any, ...]]:
     try:
-        for solution in solutions:
+        solutions = parse_query_results(body, fmt)
+        for solution in solutions:  # type: ignore[union-attr]
             yield tuple(solution[i] for i in range(width))
     except SyntaxError as exc:
         raise StoreError(f"the engine's answer does not parse: {exc}") from None
