@@ -2,7 +2,8 @@
 
 ``python -m bench generate --triples 1000000 --seed 7 --out DIR`` writes ``DIR/data.nq`` and
 ``DIR/pools/*.txt`` (terms the load generator draws its random parameters from, one a line:
-IRIs of states, treaties, obligations, people, claims, attacks, summits; signature days).
+IRIs of states, treaties, obligations, people, claims, attacks, summits; the few signature
+days; role start dates, of which there are thousands).
 
 The treaty core (states, bilateral mutual defence treaties with provisions, one obligation per
 direction with armed-attack trigger conditions, dated attacks, assessments alleging breach) is
@@ -38,9 +39,10 @@ CORE_SHARE = 0.6
 #: Triples one leader unit below produces, about (measured on the generator's output).
 TRIPLES_PER_LEADER = 31
 #: Size of every parameter pool (a reservoir sample of the generated IRIs).
-POOL_SIZE = 5000
+POOL_SIZE = 20000
 ROLES = ("head-of-state", "head-of-government", "foreign-minister", "defence-minister")
-POOL_NAMES = ("state", "treaty", "obligation", "person", "claim", "event", "summit", "day")
+POOL_NAMES = ("state", "treaty", "obligation", "person", "claim", "event", "summit", "day",
+              "date")
 QUOTES = ("We will stand by our ally.", "The treaty remains in force.",
           "An attack on one is an attack on both.", "The obligation has lapsed.",
           "We reserve the right to respond.")
@@ -203,7 +205,7 @@ def write(triples: int, seed: int, out: Path, *, progress: bool = True) -> dict[
     path = out / "data.nq"
     t0 = time.perf_counter()
     n = 0
-    type_iri, signed_iri = RDF + "type", KGO + "signedOn"
+    type_iri, signed_iri, start_iri = RDF + "type", KGO + "signedOn", KGO + "startDate"
     days: set[str] = set()  # the distinct signature days (a few dozen)
     with path.open("w", encoding="utf-8", buffering=1 << 20) as f:
         buf: list[str] = []
@@ -217,6 +219,8 @@ def write(triples: int, seed: int, out: Path, *, progress: bool = True) -> dict[
             elif quad.predicate.value == signed_iri and str(quad.object) not in days:
                 days.add(str(quad.object))
                 pools.offer("day", str(quad.object))
+            elif quad.predicate.value == start_iri:  # thousands of distinct days
+                pools.offer("date", str(quad.object))
             if len(buf) >= 10_000:
                 f.write("".join(buf))
                 buf.clear()

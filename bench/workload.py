@@ -28,11 +28,8 @@ PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
 PREFIX rdf: <http://www.w3.org/1999/02/22-rdf-syntax-ns#>
 PREFIX xsd: <http://www.w3.org/2001/XMLSchema#>
 """
-#: Pools of non-IRI parameters (the generated ones are read from the data folder).
-FIXED_POOLS = {
-    "role": [f"<http://example.org/synthetic/role/{r}>" for r in
-             ("head-of-state", "head-of-government", "foreign-minister", "defence-minister")],
-}
+#: Pools of parameters that are not generated (the generated ones are in the data folder).
+FIXED_POOLS: dict[str, list[str]] = {}
 
 
 @dataclass(frozen=True)
@@ -68,33 +65,46 @@ CHEAP = [
           "cheap"),
 ]
 
+# Every parameter pool is large (thousands of terms: a cache of answers cannot serve a
+# random request), except the repeated query's, which has none.
 ANALYTICAL = [
-    # group-by aggregate over every role assignment of one role
-    Query("leaders-per-state", PREFIXES + """SELECT ?state (COUNT(DISTINCT ?person) AS ?n)
-WHERE { ?ra a kgo:RoleAssignment ; kgo:role {} ; kgo:inOrganization ?state ; kgo:holder ?person }
-GROUP BY ?state ORDER BY DESC(?n) ?state LIMIT 20""", "role", "analytical"),
+    # group-by aggregate with OPTIONAL and FILTER over the role assignments: who was in office
+    # on a day (terms begun in the ten years before it and not ended before it), per role
+    Query("in-office-on", PREFIXES + """SELECT ?role (COUNT(DISTINCT ?person) AS ?n) WHERE {
+  ?ra kgo:startDate ?start ; kgo:role ?role ; kgo:holder ?person .
+  FILTER(?start <= {} && YEAR(?start) > YEAR({}) - 10)
+  OPTIONAL { ?ra kgo:endDate ?end }
+  FILTER(!BOUND(?end) || xsd:integer(STR(?end)) >= YEAR({})) }
+GROUP BY ?role ORDER BY ?role""", "date", "analytical"),
     # multi-hop join: attacks on a state's treaty partners, by year
     Query("attacks-on-partners", PREFIXES + """SELECT ?year (COUNT(?e) AS ?attacks)
 WHERE { {} kgo:partyTo ?t . ?partner kgo:partyTo ?t . FILTER(?partner != {})
   ?e a kgo:ArmedAttack ; kgo:target ?partner ; kgo:date ?d }
 GROUP BY (YEAR(?d) AS ?year) ORDER BY ?year""", "state", "analytical"),
-    # FILTER NOT EXISTS over obligations: uncontested obligations of treaties signed on a day
+    # FILTER NOT EXISTS over obligations: uncontested obligations of the treaties signed in
+    # the three years from a day, per obligor
     Query("uncontested-obligations", PREFIXES + """SELECT ?obligor (COUNT(?o) AS ?n) WHERE {
-  ?t kgo:signedOn {} ; kgo:hasProvision ?p .
-  ?o a kgo:Obligation ; kgo:obligor ?obligor ; kgo:sourceProvision ?p .
+  ?t kgo:signedOn ?signed . FILTER(?signed >= {} && YEAR(?signed) < YEAR({}) + 3)
+  ?t kgo:hasProvision ?p .
+  ?o kgo:sourceProvision ?p ; kgo:obligor ?obligor .
   FILTER NOT EXISTS { ?c kgo:allegesBreachOf ?t } }
-GROUP BY ?obligor ORDER BY DESC(?n) ?obligor LIMIT 20""", "day", "analytical"),
-    # OPTIONAL-heavy: a treaty's parties, their leaders over time and claims about it
-    Query("treaty-dossier", PREFIXES + """SELECT ?party ?person ?role ?start ?end ?claim ?who
-WHERE { VALUES ?t { {} } ?party kgo:partyTo ?t .
-  OPTIONAL { ?ra kgo:inOrganization ?party ; kgo:holder ?person ; kgo:role ?role ;
-             kgo:startDate ?start OPTIONAL { ?ra kgo:endDate ?end } }
-  OPTIONAL { ?claim kgo:about ?t ; kgo:claimant ?who } }""", "treaty", "analytical"),
-    # an aggregate over the attacks of one day, with their targets' treaties
-    Query("attacks-on-a-day", PREFIXES + """SELECT ?attacker (COUNT(DISTINCT ?t) AS ?treaties)
-WHERE { ?e a kgo:ArmedAttack ; kgo:date {} ; kgo:attacker ?attacker ; kgo:target ?target .
-  OPTIONAL { ?target kgo:partyTo ?t } }
-GROUP BY ?attacker ORDER BY DESC(?treaties) ?attacker LIMIT 10""", "day", "analytical"),
+GROUP BY ?obligor ORDER BY DESC(?n) ?obligor LIMIT 20""", "date", "analytical"),
+    # multi-hop join with a date comparison across it: claims made since a day about treaties
+    # signed before them, per reporting agency
+    Query("claims-by-agency", PREFIXES + """SELECT ?agency (COUNT(?c) AS ?n) WHERE {
+  ?c kgo:reportedBy ?agency ; kgo:claimDate ?d ; kgo:about ?t . ?t kgo:signedOn ?s .
+  FILTER(?d >= {} && ?s < ?d) }
+GROUP BY ?agency ORDER BY DESC(?n) ?agency LIMIT 10""", "date", "analytical"),
+    # OPTIONAL: the leaders of a state's treaty partners over time
+    Query("partners-leaders", PREFIXES + """SELECT ?party ?person ?role ?start ?end WHERE {
+  {} kgo:partyTo ?t . ?party kgo:partyTo ?t .
+  ?ra kgo:inOrganization ?party ; kgo:holder ?person ; kgo:role ?role ; kgo:startDate ?start .
+  OPTIONAL { ?ra kgo:endDate ?end } }""", "state", "analytical"),
+    # an aggregate over one year's attacks, with their targets' treaties
+    Query("attacks-in-year", PREFIXES + """SELECT ?attacker (COUNT(DISTINCT ?t) AS ?treaties)
+WHERE { ?e a kgo:ArmedAttack ; kgo:date ?d ; kgo:attacker ?attacker ; kgo:target ?target .
+  FILTER(YEAR(?d) = YEAR({})) OPTIONAL { ?target kgo:partyTo ?t } }
+GROUP BY ?attacker ORDER BY DESC(?treaties) ?attacker LIMIT 10""", "date", "analytical"),
 ]
 
 REPEATED = Query("repeated-obligations-per-beneficiary", PREFIXES + """SELECT ?state

@@ -36,9 +36,10 @@ def test_generator_is_seeded_and_uses_the_ontology(tmp_path: Path) -> None:
 def test_every_workload_query_parses_with_its_parameter() -> None:
     import pyoxigraph as ox
 
-    from bench.workload import FIXED_POOLS, all_queries
+    from bench.workload import all_queries
 
-    terms = {"role": FIXED_POOLS["role"][0], "day": '"1965-06-06"^^xsd:date'}
+    day = '"1965-06-06"^^<http://www.w3.org/2001/XMLSchema#date>'
+    terms = {"day": day, "date": day}
     store = ox.Store()
     for q in all_queries():
         term = terms.get(q.pool or "", "<http://example.org/synthetic/x/1>") if q.pool else None
