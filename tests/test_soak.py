@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import statistics
 import threading
 import time
@@ -30,8 +31,6 @@ import requests
 
 from .support import ServerProcess, auth
 from .test_durability import select, tree_rss
-
-pytestmark = pytest.mark.slow
 
 CLIENTS = int(os.environ.get("KGRAPH_TEST_SOAK_CLIENTS", "16"))
 DURATION_S = float(os.environ.get("KGRAPH_TEST_SOAK_S", "36"))
@@ -66,6 +65,7 @@ class Tally:
     failures: list[str] = field(default_factory=list)
     acked: set[tuple[str, str]] = field(default_factory=set)
     busy_without_retry_after: int = 0
+    busy: list[str] = field(default_factory=list)  # the bodies of 503s (why the server refused)
 
 
 class Client:
@@ -79,6 +79,8 @@ class Client:
         self.stop_at = stop_at
         self.tally = Tally()
         self.seq = 0
+        #: Whether a Graph Store POST to this client's own graph was acknowledged (it exists).
+        self.posted = False
 
     # -- requests ---------------------------------------------------------------------------
     def _query(self, query: str, accept: str, how: str) -> requests.Response:
@@ -180,14 +182,19 @@ class Client:
         if status == 503:
             if "Retry-After" not in resp.headers:
                 self.tally.busy_without_retry_after += 1
+            if any(leak in body for leak in (b"/tmp/", b"/work/", b"Traceback")):
+                self.tally.failures.append(f"{kind}: a 503 that shows server internals: "
+                                           f"{body[:300]!r}")
+            self.tally.busy.append(body[:200].decode("utf-8", "replace"))
             return
-        if kind == "graph-get" and status == 404 and self.seq == 0:
-            return  # nothing written to this client's graph yet: right answer
+        if kind == "graph-get" and status == 404 and not self.posted:
+            return  # nothing posted to this client's graph yet: the right answer
         if not 200 <= status < 300:
             self.tally.failures.append(f"{kind} ({how}): {status} {body[:300]!r}")
             return
         if kind in ("update", "graph-store-post"):
             self.tally.acked.add((s, o))
+            self.posted = self.posted or kind == "graph-store-post"
         elif check is not None:
             self._check(check, body)
 
@@ -220,6 +227,7 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+@pytest.mark.slow
 def test_soak(tmp_path: Path) -> None:
     store = tmp_path / "store"
     server = ServerProcess(store, ["--allow-update", "--no-bootstrap"]).start()
@@ -289,7 +297,9 @@ def test_soak(tmp_path: Path) -> None:
         server_errors = {s: n for s, n in statuses.items() if s >= 500 and s != 503}
         assert not server_errors, server_errors
         assert sum(t.busy_without_retry_after for t in tallies) == 0, "503 without Retry-After"
-        assert statuses[503] <= 0.01 * total, f"{statuses[503]} of {total} requests refused busy"
+        reasons = Counter(b for t in tallies for b in t.busy).most_common(3)
+        assert statuses[503] <= 0.01 * total, (
+            f"{statuses[503]} of {total} requests refused with 503, e.g. {reasons}")
         assert len(acked) >= CLIENTS, "too few writes acknowledged to prove anything"
         assert total >= 20 * CLIENTS, f"only {total} requests in {elapsed:.0f}s"
         # Memory: the workload is a fixed set of query shapes over bounded parameter pools and a
@@ -311,3 +321,31 @@ def test_soak(tmp_path: Path) -> None:
         assert not missing, f"{len(missing)} acknowledged writes lost over a restart"
     finally:
         server.stop()
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "bug: kgraph.store.pool._Executor.current() closes the old snapshot before opening the new "
+    "one; when the open fails (a snapshot folder already gone) the closed store stays, and every "
+    "later request of that executor fails with \"'OxigraphStore' object has no attribute "
+    "'_store'\" (503): seen as 1749 of 4133 soak requests answered 503"))
+def test_executor_recovers_after_a_snapshot_it_could_not_open(tmp_path: Path) -> None:
+    """Found by the soak: one failed snapshot open must cost one request, not the executor."""
+    from kgraph.store.base import StoreError
+    from kgraph.store.oxigraph import OxigraphStore
+    from kgraph.store.pool import _Executor
+    from kgraph.store.snapshots import Publisher, snapshot_path
+
+    store = OxigraphStore(tmp_path / "db")
+    store.update("INSERT DATA { <urn:a> <urn:b> <urn:c> }")
+    publisher = Publisher(tmp_path / "db", grace_s=0)
+    publisher.publish(store.backup)
+    executor = _Executor(publisher.root)
+    assert executor.current().count(all_graphs=True) == 1
+    version = publisher.publish(store.backup)  # a new snapshot, then it vanishes before the open
+    shutil.rmtree(snapshot_path(publisher.root, version))
+    with pytest.raises(StoreError):
+        executor.current()
+    store.update("INSERT DATA { <urn:a> <urn:b> <urn:d> }")
+    publisher.publish(store.backup)  # the writer publishes again: the executor must recover
+    assert executor.current().count(all_graphs=True) == 2
+    store.close()
