@@ -431,3 +431,31 @@ def test_remote_engine_is_served_without_writer_or_executors(tmp_path: Path) -> 
         srv.stop()
         engine.terminate()
         engine.wait(10)
+
+
+def test_abandoned_answers_reuse_or_replace_the_executor(pooled: object) -> None:
+    store = pooled
+    store.update("INSERT { ?s <http://example.org/n> ?o } WHERE { VALUES ?a { 1 2 3 4 5 6 7 8 9 10 } "
+                 "VALUES ?o { 1 2 3 4 5 6 7 8 9 10 } BIND(IRI(CONCAT('http://example.org/n/', "
+                 "STR(?a))) AS ?s) }")
+    json_type = "application/sparql-results+json"
+    deadline = time.monotonic() + 30
+    while len(store.pool.pids()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    before = set(store.pool.pids())
+    # a small answer given up after its first bytes is read to its end: no respawn
+    small = store.query_serialized("SELECT * { ?s <http://example.org/n> ?o }",
+                                   solutions_format=json_type)
+    small.chunks.close()
+    assert set(store.pool.pids()) == before
+    # a large one (10^6 rows) is not waited for: that executor is replaced
+    large = store.query_serialized(
+        "SELECT * { ?a <http://example.org/n> ?b . ?c <http://example.org/n> ?d . "
+        "?e <http://example.org/n> ?f }", solutions_format=json_type)
+    next(iter(large.chunks))
+    large.chunks.close()
+    after = set(store.pool.pids())
+    assert len(before - after) == 1
+    while len(store.pool.pids()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert store.query("ASK { ?s <http://example.org/n> 5 }").value is True

@@ -79,6 +79,10 @@ _RECV = 1 << 18
 BATCH = 1000
 #: Answer bytes buffered before a frame goes out (the writers yield ~64 KiB chunks).
 FLUSH = 1 << 16
+#: An answer abandoned by its reader is read to its end if that takes at most this long
+#: and this many bytes (the executor is reused); beyond, the executor is killed.
+DRAIN_S = 0.05
+DRAIN_BYTES = 1 << 20
 
 
 # == the executor process ===============================================================
@@ -504,15 +508,72 @@ class _Call:
                     raise _error(name, message, status)
                 yield kind, payload
         finally:
-            if self.proc is not None:  # abandoned before the end: its state is unknown
-                self._fail()
+            if self.proc is not None:  # abandoned before the end
+                self._drain()
+
+    def _drain(self) -> None:
+        """Read the rest of an abandoned answer when it is small and comes at once (the
+        executor is then reused: a client cannot make it respawn with cheap requests);
+        otherwise kill the executor, whose state is unknown."""
+        proc = self.proc
+        assert proc is not None
+        end = time.monotonic() + DRAIN_S
+        if self.deadline is not None:
+            end = min(end, self.deadline)
+        budget = DRAIN_BYTES
+        try:
+            while True:
+                while len(self.buf) >= 5:
+                    kind, size = _FRAME.unpack_from(self.buf, 0)
+                    if len(self.buf) < 5 + size:
+                        break
+                    self.buf = self.buf[5 + size:]
+                    if kind in (b"E", b"X"):
+                        self._done()
+                        return
+                remaining = end - time.monotonic()
+                if remaining <= 0 or budget <= 0:
+                    break
+                proc.sock.settimeout(remaining)
+                data = proc.sock.recv(_RECV)
+                if not data:
+                    break
+                budget -= len(data)
+                self.buf += data
+        except OSError:
+            pass
+        self._fail()
 
     def _done(self) -> None:
         proc, self.proc = self.proc, None
         if proc is not None:
-            if self.deadline is not None:
-                proc.sock.settimeout(None)
+            proc.sock.settimeout(None)
             self.pool.release(proc)
+
+
+class _Chunks:
+    """The bytes of an answer as they arrive; ``close()`` gives up the rest (the executor
+    is then drained or replaced at once, not when the garbage collector gets to it)."""
+
+    def __init__(self, first: tuple[bytes, bytes] | None,
+                 frames: Iterator[tuple[bytes, bytes]]) -> None:
+        self._first = first
+        self._frames = frames
+        if first is None:
+            frames.close()
+
+    def __iter__(self) -> _Chunks:
+        return self
+
+    def __next__(self) -> bytes:
+        if self._first is not None:
+            data, self._first = self._first[1], None
+            return data
+        return next(self._frames)[1]
+
+    def close(self) -> None:
+        self._first = None
+        self._frames.close()
 
 
 def _error(name: str, message: str, status: int) -> Exception:
@@ -602,15 +663,7 @@ class PooledStore:
         assert kind == b"H"
         kind_name, media = payload.decode().split("\n", 1)
         first = next(frames, None)
-
-        def chunks() -> Iterator[bytes]:
-            if first is None:
-                return
-            yield first[1]
-            for _, data in frames:
-                yield data
-
-        return SerializedResult(kind_name, media, chunks())
+        return SerializedResult(kind_name, media, _Chunks(first, frames))
 
     def query(
         self,
