@@ -1,6 +1,12 @@
-"""Serve the kgraph SPARQL 1.1 endpoint: ``python server.py [--host H] [--port P] [--store PATH] [--allow-update]``.
+"""Serve the kgraph SPARQL 1.1 endpoint.
 
-The update token comes from the environment variable ``KGRAPH_TOKEN``.
+``python server.py [--host H] [--port P] [--store PATH|:memory:|URL] [--allow-update]
+[--workers N] [--threads N] [--query-timeout S] [--update-endpoint URL] [--graph-store URL]``
+
+granian workers answer HTTP; queries run in executor processes that are killed at the
+time limit; one writer process owns the store (docs/store.md, "Serving"). The update
+token comes from the environment variable ``KGRAPH_TOKEN``. The first line on stdout is
+``kgraph listening on http://HOST:PORT/sparql``.
 """
 
 import sys
