@@ -18,9 +18,12 @@ or ``kgraph_server(engine, tmp_path)`` for a kgraph server process over the engi
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -44,6 +47,13 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def _die_with_us() -> None:
+    """In the engine's process before exec: the kernel kills it if the test run dies
+    (even by ``kill -9``), so no engine outlives its tests."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)
 
 
 def _missing(binary: str, hint: str) -> None:
@@ -148,7 +158,7 @@ def start_oxigraph(workdir: Path) -> Engine:
     # a cross join kept a core busy for minutes after kgraph's time limit had answered 503).
     proc = subprocess.Popen([binary, "serve", "--location", str(workdir / "db"),  # type: ignore[list-item]
                              "--bind", f"127.0.0.1:{port}", "--timeout-s", "10"],
-                            stdout=log, stderr=log)
+                            stdout=log, stderr=log, preexec_fn=_die_with_us)
     log.close()
     engine = Engine("oxigraph", f"{base}/query", f"{base}/update", f"{base}/store",
                     proc=proc, log_path=log_path, workdir=workdir)
@@ -217,7 +227,7 @@ def start_virtuoso(workdir: Path) -> Engine:
     log_path = workdir / "virtuoso.out"
     log = open(log_path, "wb")  # noqa: SIM115 - the process writes it until stop()
     proc = subprocess.Popen([binary, "+foreground", "+configfile", str(ini)],  # type: ignore[list-item]
-                            cwd=db, stdout=log, stderr=log)
+                            cwd=db, stdout=log, stderr=log, preexec_fn=_die_with_us)
     log.close()
     base = f"http://127.0.0.1:{http_port}"
     password = "dba"
