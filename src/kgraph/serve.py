@@ -29,6 +29,7 @@ import logging
 import multiprocessing
 import os
 import shutil
+import signal
 import socket
 import sys
 import tempfile
@@ -209,10 +210,12 @@ def run(settings: Settings) -> int:
     scratch: Path | None = None
     store_dir = settings.store_path
     if store_dir is None:  # --store :memory: - the same model over a store in RAM
-        shm = "/dev/shm" if os.path.isdir("/dev/shm") else None
-        scratch = Path(tempfile.mkdtemp(prefix="kgraph-memory-", dir=shm))
+        scratch = _memory_dir()
         store_dir = scratch / "store"
     writer = WriterProcess(settings, store_dir)
+    # Until granian installs its own handlers: SIGTERM unwinds, so the writer and a
+    # :memory: store are cleaned up even when it comes during start-up.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
         try:
             writer.start(bootstrap=settings.bootstrap)
@@ -230,6 +233,31 @@ def run(settings: Settings) -> int:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
     return 0
+
+
+def _exit_on_signal(signo: int, _frame: object) -> None:
+    raise SystemExit(128 + signo)
+
+
+def _memory_dir() -> Path:
+    """A fresh folder in RAM (``/dev/shm``) for ``--store :memory:``; folders left by
+    servers that were killed (``kill -9`` leaves no chance to clean up) are removed."""
+    shm = Path("/dev/shm") if os.path.isdir("/dev/shm") else Path(tempfile.gettempdir())
+    for old in shm.glob("kgraph-memory-*"):
+        pid = old.name.split("-")[2]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"kgraph-memory-{os.getpid()}-", dir=shm))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _run_remote(settings: Settings) -> int:
