@@ -459,3 +459,15 @@ def test_abandoned_answers_reuse_or_replace_the_executor(pooled: object) -> None
     while len(store.pool.pids()) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert store.query("ASK { ?s <http://example.org/n> 5 }").value is True
+
+
+def test_an_executor_that_died_while_idle_costs_no_request(pooled: object) -> None:
+    store = pooled
+    deadline = time.monotonic() + 30
+    while len(store.pool.pids()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for pid in store.pool.pids():
+        os.kill(pid, signal.SIGKILL)
+    time.sleep(0.2)
+    for _ in range(4):
+        assert store.query("ASK { ?s ?p ?o }").value is True

@@ -448,15 +448,20 @@ class _Call:
         self.pool = pool
         self.timeout_s = timeout_s
         self.what = what
-        self.proc: _Process | None = pool.acquire()
-        self.deadline = time.monotonic() + timeout_s if timeout_s else None
         self.buf = b""
-        try:
-            self.proc.sock.sendall(_LEN.pack(len(request)) + request)
-        except OSError:
-            self._fail()
-            raise EngineCrashError(f"the query process ended before reading this {what}; "
-                                   "retry it") from None
+        frame = _LEN.pack(len(request)) + request
+        attempts = pool.size + 1  # every idle one may have died; a fresh one cannot have
+        for attempt in range(attempts):
+            self.proc: _Process | None = pool.acquire()
+            self.deadline = time.monotonic() + timeout_s if timeout_s else None
+            try:
+                self.proc.sock.sendall(frame)
+                return
+            except OSError:  # it died while idle (nothing of this request ran): another one
+                self._fail()
+                if attempt == attempts - 1:
+                    raise EngineCrashError(f"the query process ended before reading this "
+                                           f"{what}; retry it") from None
 
     def _fail(self) -> None:
         if self.proc is not None:
