@@ -167,14 +167,16 @@ def _in_flight_batch(server: ServerProcess, i: int) -> threading.Thread:
     return thread
 
 
-def _check_store(server: ServerProcess, acked: set[tuple[str, str]], batches: int) -> dict[str, int]:
+def _check_store(server: ServerProcess, acked: set[tuple[str, str]],
+                 batches: int) -> dict[str, int]:
     present = {(r["s"], r["o"]) for r in select(server, f"SELECT ?s ?o WHERE {{ ?s <{P}> ?o }}")}
     lost = acked - present
     assert not lost, f"acknowledged writes lost after kill -9: {sorted(lost)[:10]} ({len(lost)})"
     extra = {s for s, _ in present - acked}
     # a write whose 2xx never arrived may be there (committed, then killed) but only whole
     for s in extra:
-        assert {o for s2, o in present if s2 == s} == {f"{s.rsplit('w', 1)[1]}-{j}" for j in range(3)}
+        i = s.rsplit("w", 1)[1]
+        assert {o for s2, o in present if s2 == s} == {f"{i}-{j}" for j in range(3)}
     rows = select(server, f"SELECT ?s (COUNT(?o) AS ?n) WHERE {{ ?s <{BP}> ?o }} GROUP BY ?s")
     sizes = {r["s"]: int(r["n"]) for r in rows}
     half = {s: n for s, n in sizes.items() if n != BATCH}
@@ -382,8 +384,9 @@ LOAD_GRAPH = "urn:load:g"
 def _load(store: Path, path: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     env.pop("KGRAPH_STORE", None)
-    return subprocess.Popen([sys.executable, "-m", "kgraph.cli", "load", "-q", "--store", str(store),
-                             "--graph", LOAD_GRAPH, str(path)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+    cmd = [sys.executable, "-m", "kgraph.cli", "load", "-q", "--store", str(store),
+           "--graph", LOAD_GRAPH, str(path)]
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, start_new_session=True)
 
 

@@ -44,7 +44,8 @@ SEED_TURTLE = f"""
 @prefix ex: <{EX}> .
 ex:alice a ex:Person ; ex:name "Alice"@en ; ex:age 42 ; ex:knows ex:bob .
 ex:bob a ex:Person ; ex:name "Bob" ; ex:age 7 ; ex:knows ex:carol .
-ex:carol a ex:Person ; ex:name "Carol" ; ex:age 63 ; ex:born "1960-01-01"^^<http://www.w3.org/2001/XMLSchema#date> .
+ex:carol a ex:Person ; ex:name "Carol" ; ex:age 63 ;
+    ex:born "1960-01-01"^^<http://www.w3.org/2001/XMLSchema#date> .
 """
 SEED_NAMED = f"""
 <{EX}g1> {{ <{EX}alice> <{EX}says> "hello" . <{EX}bob> <{EX}says> "bye" . }}
@@ -88,7 +89,7 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Harness:
     return Harness(tmp_path_factory.mktemp("fuzz"))
 
 
-# -- the oracle -------------------------------------------------------------------------------------
+# -- the oracle ------------------------------------------------------------------------------------
 #: Things that only a leaked trace or an internal path would put in a body.
 _LEAKS = [
     "Traceback (most recent call last)",
@@ -112,7 +113,8 @@ def check(status: int, headers: dict[str, str], body: bytes, elapsed: float, wha
     assert elapsed < MAX_SECONDS, f"{elapsed:.1f}s to answer {what}"
 
 
-def call(h: Harness, method: str, path: str, *, write: bool = False, **kwargs: object):  # type: ignore[no-untyped-def]
+def call(h: Harness, method: str, path: str, *, write: bool = False,
+         **kwargs: object):  # type: ignore[no-untyped-def]
     """One in-process request, checked; a refused write must leave the store as it was."""
     before = h.content() if write else None
     started = time.perf_counter()
@@ -140,7 +142,7 @@ FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                        HealthCheck.function_scoped_fixture])
 
-# -- inputs: queries and updates ---------------------------------------------------------------------
+# -- inputs: queries and updates -------------------------------------------------------------------
 P = f"PREFIX ex: <{EX}>\n"
 VALID_QUERIES = [
     P + "SELECT * WHERE { ?s ?p ?o }",
@@ -249,7 +251,7 @@ def _accept() -> st.SearchStrategy[str]:
     return st.lists(st.sampled_from(MEDIA_TYPES), max_size=4).map(", ".join)
 
 
-# -- properties: the SPARQL endpoint -------------------------------------------------------------------
+# -- properties: the SPARQL endpoint ---------------------------------------------------------------
 @FUZZ
 @given(query=mutated(VALID_QUERIES), how=st.sampled_from(["get", "form", "direct"]),
        accept=_accept(), charset=st.sampled_from([None, *CHARSETS]))
@@ -285,7 +287,8 @@ def test_mutated_updates(harness: Harness, update: bytes, how: str, token: str,
 
 
 # percent-encodings: valid, broken, overlong, NUL, surrogates, lone bytes
-PCT = ["%41", "%20", "%2", "%", "%G1", "%zz", "%00", "%C0%AF", "%E0%80%AF", "%ED%A0%80", "%F4%90%80%80",
+PCT = ["%41", "%20", "%2", "%", "%G1", "%zz", "%00", "%C0%AF", "%E0%80%AF", "%ED%A0%80",
+       "%F4%90%80%80",
        "%FF", "%C3", "%C3%A9", "%E2%80%AE", "%EF%BB%BF", "+", "&", "=", "%26", "%3D", "%25", "%%"]
 
 
@@ -315,7 +318,7 @@ def test_percent_encodings(harness: Harness, qs: str, path: str, method: str) ->
     call(harness, method, f"{path}?{qs}", write=write, **kwargs)
 
 
-# -- properties: bodies -----------------------------------------------------------------------------------
+# -- properties: bodies ----------------------------------------------------------------------------
 RDF_TYPES = ["text/turtle", "application/n-triples", "application/rdf+xml", "application/ld+json",
              "application/n-quads", "application/trig", "text/n3", "text/plain", "application/json",
              "application/octet-stream", "", "text/turtle; charset=latin-1",
@@ -505,7 +508,7 @@ def test_headers(harness: Harness, ctype: str, charset: str | None, accept: str,
          headers={"Accept": accept, **auth(), **extra})
 
 
-# -- regressions the fuzzer found -------------------------------------------------------------------
+# -- regressions the fuzzer found ------------------------------------------------------------------
 #: IRIs that urllib.parse.urlsplit refuses with ValueError ("Invalid IPv6 URL").
 BAD_BRACKET_IRIS = ["http://[::1", "http://]x", "http://[zz]/"]
 IRI_SITES = [
@@ -537,7 +540,7 @@ def test_iri_parameters_urlsplit_refuses_are_400(harness: Harness) -> None:
     assert not wrong, wrong
 
 
-# -- against a real server over sockets (slow) ----------------------------------------------------------
+# -- against a real server over sockets (slow) -----------------------------------------------------
 QUERY_TIMEOUT_S = 5
 
 
@@ -914,7 +917,8 @@ def test_deep_nesting_costs_at_most_one_request(live: LiveServer, kind: str) -> 
 @settings(max_examples=40, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                  HealthCheck.data_too_large])
-@given(query=mutated(VALID_QUERIES + VALID_UPDATES), how=st.sampled_from(["get", "query", "update"]),
+@given(query=mutated(VALID_QUERIES + VALID_UPDATES),
+       how=st.sampled_from(["get", "query", "update"]),
        accept=_accept())
 def test_mutated_requests_against_the_server(live: LiveServer, query: bytes, how: str,
                                              accept: str) -> None:

@@ -48,7 +48,8 @@ def _seed_turtle() -> str:
         lines.append(f':person{i} a :Person ; :name "Person {i}" ; :age {i % 90} ; '
                      f":livesIn :country{i % COUNTRIES} ; :knows :person{(i * 7 + 3) % PEOPLE} .")
     for c in range(COUNTRIES):
-        lines.append(f':country{c} a :Country ; :name "Country {c}" ; :population {1000 + c * 37} .')
+        lines.append(f':country{c} a :Country ; :name "Country {c}" ; '
+                     f":population {1000 + c * 37} .")
     return "\n".join(lines) + "\n"
 
 
@@ -108,7 +109,8 @@ class Client:
                     return self.session.post(
                         self.server.sparql, timeout=60,
                         headers={**auth(), "Content-Type": "application/sparql-update"},
-                        data=f'INSERT DATA {{ <{s}> <{NS}wp> "{o}" ; <{NS}wq> {self.seq} }}'.encode())
+                        data=f'INSERT DATA {{ <{s}> <{NS}wp> "{o}" ; <{NS}wq> {self.seq} }}'
+                        .encode())
             else:
                 def send() -> requests.Response:
                     return self.session.post(
@@ -311,7 +313,8 @@ def test_soak(tmp_path: Path) -> None:
             f"(last third)")
 
         missing = acked - _present(server)
-        assert not missing, f"{len(missing)} acknowledged writes missing, e.g. {sorted(missing)[:5]}"
+        assert not missing, (
+            f"{len(missing)} acknowledged writes missing, e.g. {sorted(missing)[:5]}")
     finally:
         server.stop()
 
