@@ -299,6 +299,7 @@ class RemoteStore:
         union_default_graph: bool = True,
         connect_timeout_s: float = 10.0,
         timeout_s: float | None = 30.0,
+        max_rows: int | None = None,
     ) -> None:
         if urlsplit(query_url).scheme not in ("http", "https"):
             raise StoreError("a remote store needs an http(s) SPARQL query endpoint URL")
@@ -310,6 +311,9 @@ class RemoteStore:
         self.connect_timeout_s = connect_timeout_s
         #: Time limit of an operation that names none.
         self.timeout_s = timeout_s
+        #: Most rows or triples in an answer kgraph writes itself (beyond: ResultTooLargeError);
+        #: an answer handed on as the engine wrote it is bounded by the engine's own limit.
+        self.max_rows = max_rows
         self._auth = self._make_auth(auth, user, password, token)
         self._local = threading.local()
         self._lock = threading.Lock()
@@ -331,7 +335,8 @@ class RemoteStore:
                    graph_store_url=settings.graph_store_url, profile=settings.store_profile,
                    auth=settings.store_auth, user=settings.store_user,
                    password=settings.store_password, token=settings.store_token,
-                   read_only=read_only, timeout_s=settings.query_timeout_s)
+                   read_only=read_only, timeout_s=settings.query_timeout_s,
+                   max_rows=settings.max_result_rows)
 
     # -- plumbing -------------------------------------------------------------------
     @staticmethod
@@ -602,22 +607,29 @@ class RemoteStore:
         dataset: DatasetSpec | None = None,
         base_iri: str | None = None,
         timeout_s: float | None = None,
-        solutions_format: str = SPARQL_JSON,
-        graph_format: str = N_TRIPLES,
+        solutions_format: str | None = SPARQL_JSON,
+        graph_format: str | None = N_TRIPLES,
     ) -> SerializedResult:
         """The answer already written in the wanted media type (canonical kgraph types).
 
         A standard engine's bytes are handed on unchanged; an engine that needs
         normalising (Virtuoso) is parsed and written again by kgraph's writers.
         """
-        from ..sparql.results import stream_rdf, write_solutions
+        from ..sparql.protocol import ProtocolError
+        from ..sparql.results import capped, stream_rdf, write_solutions
 
         form = query_form(sparql)
+        wanted = solutions_format if form in ("SELECT", "ASK") else graph_format
+        if wanted is None:  # the client accepts no media type for this kind of answer
+            kind_name = "solutions" if form in ("SELECT", "ASK") else "graph"
+            raise ProtocolError(406, f"cannot produce an acceptable media type for a {kind_name} "
+                                     "answer")
         limit_s = self._limit(timeout_s)
         text = self._text(sparql, base_iri)
         params = self._dataset_params(sparql, dataset, form)
         p = self.profile
         if form in ("SELECT", "ASK"):
+            assert solutions_format is not None
             kind = "boolean" if form == "ASK" else "solutions"
             if p.passthrough and solutions_format in (SPARQL_JSON, SPARQL_XML, "text/csv",
                                                       "text/tab-separated-values"):
@@ -627,13 +639,19 @@ class RemoteStore:
             media = self._solutions_media()
             parsed = self._parse_solutions(self._post_query(text, params, media, limit_s),
                                            media, limit_s)
-            result = AskResult(bool(parsed)) if isinstance(parsed, QueryBoolean) else parsed
+            result: AskResult | SelectResult
+            if isinstance(parsed, QueryBoolean):
+                result = AskResult(bool(parsed))
+            else:
+                result = SelectResult(parsed.variables, capped(parsed.rows, self.max_rows))  # type: ignore[arg-type]
             chunks = (c.encode("utf-8") for c in write_solutions(result, solutions_format))
             return SerializedResult(kind, solutions_format, chunks)
+        assert graph_format is not None
         if p.passthrough and graph_format == N_TRIPLES:
             response = self._post_query(text, params, N_TRIPLES, limit_s)
             return SerializedResult("graph", N_TRIPLES, _passthrough(self._body(response, limit_s)))
-        triples = self._parse_triples(self._post_query(text, params, N_TRIPLES, limit_s), limit_s)
+        triples = capped(self._parse_triples(self._post_query(text, params, N_TRIPLES, limit_s),
+                                             limit_s), self.max_rows)
         return SerializedResult("graph", graph_format,
                                 stream_rdf(triples, graph_format, prefixes=query_prefixes(sparql)))
 
