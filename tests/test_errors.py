@@ -109,10 +109,10 @@ def test_client_mistakes_are_4xx_without_internals(client, method, path, headers
 def test_unexpected_exception_is_a_generic_500(client, caplog) -> None:
     kg = client.application.extensions["kgraph"]
 
-    def boom(op):  # type: ignore[no-untyped-def]
+    def boom(text, dataset):  # type: ignore[no-untyped-def]
         raise RuntimeError(f"bug near {kgraph.__file__} reading {PROJECT_ROOT}/secret")
 
-    kg.endpoint.query = boom
+    kg.endpoint.run = boom
     with caplog.at_level(logging.ERROR):
         r = client.get("/sparql", query_string={"query": "ASK {}"})
     assert r.status_code == 500 and r.mimetype == "text/plain"
@@ -125,18 +125,18 @@ def test_unexpected_exception_is_a_generic_500(client, caplog) -> None:
 def test_store_errors_do_not_leak_paths(client, tmp_path) -> None:
     kg = client.application.extensions["kgraph"]
 
-    def unavailable(op):  # type: ignore[no-untyped-def]
+    def unavailable(text, dataset):  # type: ignore[no-untyped-def]
         raise StoreError(f"cannot open store at {PROJECT_ROOT}/var/store: lock held")
 
-    kg.endpoint.query = unavailable
+    kg.endpoint.run = unavailable
     r = client.get("/sparql", query_string={"query": "ASK {}"})
     assert r.status_code == 503 and r.headers["Retry-After"]
     assert_clean(r)
 
-    def evaluation(op):  # type: ignore[no-untyped-def]
+    def evaluation(text, dataset):  # type: ignore[no-untyped-def]
         raise SparqlEvaluationError(f"failed to read file://{PROJECT_ROOT}/data/x.ttl")
 
-    kg.endpoint.query = evaluation
+    kg.endpoint.run = evaluation
     r = client.get("/sparql", query_string={"query": "ASK {}"})
     assert r.status_code == 400 and b"<server path>" in r.data
     assert_clean(r)

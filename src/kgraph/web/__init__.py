@@ -168,17 +168,21 @@ def _install_request_hooks(app: Flask, settings: Settings) -> None:
     def _finish(response):  # type: ignore[no-untyped-def]
         req = request._get_current_object()  # type: ignore[attr-defined]
         state = info(req.environ)
-        headers = response.headers
-        headers.add("X-Request-Id", state.rid)
         method = req.method
+        # Appended to werkzeug's header list as they are: the values are constants and a
+        # sanitised id (Headers.add would validate each one again on the hot path).
+        raw = response.headers._list  # noqa: SLF001
+        raw.append(("X-Request-Id", state.rid))
         if origins:
-            for name, value in cors:
-                headers.add(name, value)
+            raw.extend(cors)
             if method == "OPTIONS":
-                for name, value in preflight:
-                    headers.add(name, value)
-            vary = headers.get("Vary")
-            headers["Vary"] = f"{vary}, Origin" if vary else "Origin"
+                raw.extend(preflight)
+            for i, (name, value) in enumerate(raw):
+                if name.lower() == "vary":
+                    raw[i] = (name, value + ", Origin")
+                    break
+            else:
+                raw.append(("Vary", "Origin"))
         if not log.isEnabledFor(logging.INFO):
             return response
         status = response.status_code

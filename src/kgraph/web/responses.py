@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING
 
-from flask import Response, request
+from flask import Request, Response, request
 
 from ..namespaces import PREFIXES
 from ..sparql import results as fmt
@@ -57,10 +57,10 @@ def _choice(formats: list[fmt.ResultFormat], name: str | None, accept: str | Non
     return chosen, fmt.canonical(formats, chosen)
 
 
-def _format_param() -> str | None:
-    name = request.args.get("format")
-    if name is None and request.method == "POST" and request.mimetype == FORM:
-        name = request.form.get("format")
+def _format_param(req: Request) -> str | None:
+    name = req.args.get("format")
+    if name is None and req.method == "POST" and req.mimetype == FORM:
+        name = req.form.get("format")
     return name
 
 
@@ -70,7 +70,8 @@ def choose(formats: list[fmt.ResultFormat]) -> Choice:
     A ``format`` parameter (short name or media type) wins over Accept; 406
     when neither can be met.
     """
-    chosen = _choice(formats, _format_param(), request.environ.get("HTTP_ACCEPT"))
+    req = request._get_current_object()  # type: ignore[attr-defined]
+    chosen = _choice(formats, _format_param(req), req.environ.get("HTTP_ACCEPT"))
     if isinstance(chosen, str):
         raise ProtocolError(406, chosen)
     return chosen
@@ -81,11 +82,11 @@ def _cached_query_choices(name: str | None, accept: str | None) -> tuple[Choice 
     return (_choice(fmt.SOLUTION_FORMATS, name, accept), _choice(fmt.GRAPH_FORMATS, name, accept))
 
 
-def query_choices() -> tuple[Choice | str, Choice | str]:
+def query_choices(req: Request) -> tuple[Choice | str, Choice | str]:
     """The choices for a SELECT/ASK answer and for a CONSTRUCT/DESCRIBE one (a string says why
     there is none). Clients send the same few Accept headers over and over: cached, except
     for odd long ones, which would only fill the cache."""
-    return query_choices_for(_format_param(), request.environ.get("HTTP_ACCEPT"))
+    return query_choices_for(_format_param(req), req.environ.get("HTTP_ACCEPT"))
 
 
 def query_choices_for(name: str | None, accept: str | None) -> tuple[Choice | str, Choice | str]:
@@ -104,11 +105,13 @@ def rdf_content_type(media: str) -> str:
     return media + "; charset=utf-8" if media.startswith("text/") else media
 
 
-def answer_query(kg: KGraph, op: QueryOperation) -> Response:
+def answer_query(kg: KGraph, op: QueryOperation, req: Request | None = None) -> Response:
     """The response to a query: from the cache, a 304, or evaluated (streamed when large)."""
+    if req is None:
+        req = request._get_current_object()  # type: ignore[attr-defined]
     settings = kg.settings
     check_text_size(op.query, settings, "query")
-    solutions, graph = query_choices()
+    solutions, graph = query_choices(req)
     if isinstance(solutions, str) and isinstance(graph, str):
         raise ProtocolError(406, f"{solutions} (for SELECT and ASK); "
                                  f"{graph} (for CONSTRUCT and DESCRIBE)")
@@ -119,8 +122,8 @@ def answer_query(kg: KGraph, op: QueryOperation) -> Response:
     key, etag = answer_key(kg.store_id, version, epoch, op.query, op.default_graph_uri,
                            op.named_graph_uri, op.inference, media)
     headers = kg.cache_headers(etag)
-    method = request.method
-    if etag_matches(request.environ.get("HTTP_IF_NONE_MATCH"), etag):
+    method = req.method
+    if etag_matches(req.environ.get("HTTP_IF_NONE_MATCH"), etag):
         if method in ("GET", "HEAD"):
             return Response(status=304, headers=headers)
         # RFC 9110 §13.1.2: other methods answer 412 when the precondition fails

@@ -31,36 +31,37 @@ FORM_SLACK = 64 * 1024
 @bp.route("/sparql", methods=["GET", "HEAD", "POST", "OPTIONS", "PUT", "DELETE", "PATCH"])
 def sparql() -> Response:
     kg = current_app.extensions["kgraph"]
-    method = request.method
+    req = request._get_current_object()  # type: ignore[attr-defined]  # one proxy lookup
+    method = req.method
     if method == "OPTIONS":
         return Response(status=204, headers={"Allow": ALLOW})
     settings = kg.settings
-    mimetype = request.mimetype
+    mimetype = req.mimetype
     is_form = mimetype == FORM
     limit = settings.max_query_bytes
-    if limit and len(request.query_string) > 3 * limit + FORM_SLACK:
-        check_declared_length(len(request.query_string), 3 * limit + FORM_SLACK, "query string")
+    if limit and len(req.query_string) > 3 * limit + FORM_SLACK:
+        check_declared_length(len(req.query_string), 3 * limit + FORM_SLACK, "query string")
     if method == "POST" and limit:
         # the body is (nearly) all query or update text: refuse a long one before reading it
         if is_form:  # percent-encoding triples a byte at worst
-            check_declared_length(request.content_length, 3 * limit + FORM_SLACK, "form body")
+            check_declared_length(req.content_length, 3 * limit + FORM_SLACK, "form body")
         elif mimetype in (QUERY_TYPE, UPDATE_TYPE):
-            check_declared_length(request.content_length, limit, "request body")
-    require_utf8_params(request.query_string, "query string")
+            check_declared_length(req.content_length, limit, "request body")
+    require_utf8_params(req.query_string, "query string")
     if is_form and method == "POST":
-        require_utf8_params(request.get_data(cache=True), "form body")
+        require_utf8_params(req.get_data(cache=True), "form body")
     op = parse_request(
         method,
         mimetype,
-        request.mimetype_params.get("charset"),
-        request.args,
-        request.form if is_form else MultiDict(),
-        b"" if is_form or method in ("GET", "HEAD") else request.get_data(cache=False),
+        req.mimetype_params.get("charset"),
+        req.args,
+        req.form if is_form else MultiDict(),
+        b"" if is_form or method in ("GET", "HEAD") else req.get_data(cache=False),
     )
     if op is None:
         return _service_description()
     if isinstance(op, QueryOperation):
-        return answer_query(kg, op)
+        return answer_query(kg, op, req)
     require_write_access(settings)
     check_text_size(op.update, settings, "update")
     with kg.writing():
