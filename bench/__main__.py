@@ -21,6 +21,10 @@ def main(argv: list[str]) -> int:
         from bench.generate import main as gen_main
 
         return gen_main(rest)
+    if cmd == "engine-times":
+        from bench.run import engine_times_main
+
+        return engine_times_main(rest)
     if cmd == "reason":
         from bench.run import reason_main
 
