@@ -415,3 +415,21 @@ def test_dataset_with_an_unnameable_default_graph(oxigraph_engine: Engine) -> No
     with pytest.raises(StoreError, match="cannot name its default graph"):
         store.query(names, dataset=spec)
     oxigraph_engine.clear()
+
+
+def test_credentials_schemes() -> None:
+    """Basic and Digest are requests' own; Bearer sends the token; a scheme without its
+    secrets is refused before any request."""
+    import requests
+
+    bearer = RemoteStore("http://127.0.0.1:1/sparql", profile="generic", auth="bearer",
+                         token="tok-123")
+    prepared = bearer._session.prepare_request(requests.Request("POST", bearer.query_url))
+    assert prepared.headers["Authorization"] == "Bearer tok-123"
+    basic = RemoteStore("http://127.0.0.1:1/sparql", profile="generic", auth="basic",
+                        user="u", password="p")
+    prepared = basic._session.prepare_request(requests.Request("POST", basic.query_url))
+    assert prepared.headers["Authorization"].startswith("Basic ")
+    for scheme, kwargs in (("bearer", {}), ("digest", {"user": "u"}), ("kerberos", {})):
+        with pytest.raises(StoreError):
+            RemoteStore("http://127.0.0.1:1/sparql", auth=scheme, **kwargs)  # type: ignore[arg-type]
