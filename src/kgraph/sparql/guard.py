@@ -321,7 +321,7 @@ def _walk(node: object, found_services: list[str | None], found_loads: list[str]
         seen.add(id(item))
         if isinstance(item, CompValue):
             if item.name == "ServiceGraphPattern":
-                term = item.get("term")
+                term = item["term"] if "term" in item else None
                 if isinstance(term, Variable):
                     found_services.append(None)
                 elif isinstance(term, URIRef):
@@ -329,7 +329,7 @@ def _walk(node: object, found_services: list[str | None], found_loads: list[str]
                 else:
                     raise ServiceNotAllowedError("cannot decide which endpoint a SERVICE calls")
             elif item.name == "Load":
-                iri = item.get("iri")
+                iri = item["iri"] if "iri" in item else None
                 if not isinstance(iri, URIRef):
                     raise LoadNotAllowedError("cannot decide which IRI a LOAD reads")
                 found_loads.append(str(iri))
