@@ -32,6 +32,7 @@ looks:
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
 import threading
@@ -321,7 +322,7 @@ def _walk(node: object, found_services: list[str | None], found_loads: list[str]
         seen.add(id(item))
         if isinstance(item, CompValue):
             if item.name == "ServiceGraphPattern":
-                term = item["term"] if "term" in item else None
+                term = item["term"] if "term" in item else None  # noqa: SIM401 (CompValue.get)
                 if isinstance(term, Variable):
                     found_services.append(None)
                 elif isinstance(term, URIRef):
@@ -329,7 +330,7 @@ def _walk(node: object, found_services: list[str | None], found_loads: list[str]
                 else:
                     raise ServiceNotAllowedError("cannot decide which endpoint a SERVICE calls")
             elif item.name == "Load":
-                iri = item["iri"] if "iri" in item else None
+                iri = item["iri"] if "iri" in item else None  # noqa: SIM401 (CompValue.get)
                 if not isinstance(iri, URIRef):
                     raise LoadNotAllowedError("cannot decide which IRI a LOAD reads")
                 found_loads.append(str(iri))
@@ -347,8 +348,24 @@ def parsed_outbound(expanded: str, *, update: bool) -> Outbound:
 
     ``expanded`` has its codepoint escapes expanded already; rdflib's own
     expansion is bypassed. Raises :class:`ServiceNotAllowedError` when the text
-    does not parse.
+    does not parse. A pure function of the text: repeated texts (named queries)
+    are answered from a small cache instead of two more rdflib parses.
     """
+    found = _parsed_outbound(expanded, update)
+    if isinstance(found, Exception):
+        raise type(found)(*found.args)  # a fresh one: the cached one keeps no traceback
+    return found
+
+
+@functools.lru_cache(maxsize=512)
+def _parsed_outbound(expanded: str, update: bool) -> Outbound | ServiceNotAllowedError:
+    try:
+        return _parse_outbound(expanded, update)
+    except ServiceNotAllowedError as exc:  # a refusal is remembered too (rdflib is slow)
+        return type(exc)(*exc.args)
+
+
+def _parse_outbound(expanded: str, update: bool) -> Outbound:
     from rdflib.plugins.sparql import algebra, parser
 
     services: list[str | None] = []
