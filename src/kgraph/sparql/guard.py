@@ -15,7 +15,7 @@ looks:
    operators are measured by a linear scan (:func:`nesting`) and refused
    beyond :data:`MAX_DEPTH` / :data:`MAX_UNARY_RUN`, before any recursive
    parser sees the text (the engine's parser dies of a stack overflow a few
-   hundred to a few thousand levels deep, see ``docs/security.md``).
+   hundred to a few thousand levels deep, see the table below).
 3. **Outbound calls**: a text in which neither ``service`` nor ``load``
    occurs (case-insensitively, after expansion) cannot make the engine fetch
    anything and is handed over as it is: that is the fast path, microseconds.
@@ -28,6 +28,29 @@ looks:
    is parsed again and must hold exactly the expected SERVICE and LOAD IRIs.
    Any disagreement between the lexer and the parser, and any parse failure,
    refuses the request (fail closed).
+
+Where pyoxigraph 0.5.13's SPARQL parser kills the process (stack overflow,
+SIGSEGV), measured in a subprocess by bisection, on the main thread's 8 MiB
+stack / on a thread with a 1 MiB stack (nesting levels, or chain length)::
+
+    { } groups                2,208 / 272     NOT EXISTS { }          848 / 104
+    ( ) in expressions        4,672 / 576     subqueries            1,184 / 152
+    [ ] blank-node lists     > 1,024 / 328    STR(STR(...)) calls     960 / 120
+    ( ) collections      exponential time*    <<( )>> triple terms  6,016 / 744
+    << >> quoted triples exponential time*    ( ) paths, ^( ) paths 13,824 / 1,696
+    !!!! negations            9,472 / 1,168   -( -( negations       4,672 / 576
+    INSERT DATA [ ]           3,648 / 448     update WHERE { }      2,208 / 272
+    1+1+...+1 chain           6,912           ||-chain              9,472
+    UNION chain               6,656           OPTIONAL chain        6,656
+    FILTER chain              9,472           | path alternatives  11,008
+    / sequence paths     exponential time*    (0.03 s at 64 steps, 2.8 s at 256)
+
+    * parse time grows ~8x per doubling: 0.3-0.5 s at 64 levels, 3-7 s at 128,
+      more than 20 s at 256; no crash was reached within 20 s.
+
+The limits (:data:`MAX_DEPTH` 64 levels, :data:`MAX_CHAIN` 256 operators,
+:data:`MAX_SEQUENCE` 64 path steps, :data:`MAX_UNARY_RUN` 32) sit below the
+smallest of these on a 1 MiB stack (104 nested NOT EXISTS).
 """
 
 from __future__ import annotations
@@ -47,7 +70,7 @@ from .lexer import load_refs, replace_spans, resolve_iri, service_refs, tokenize
 
 #: Deepest bracket nesting handed to the engine. The engine's recursive parser
 #: overflows an 8 MiB thread stack at about 2,200 nested groups (272 on a
-#: 1 MiB stack); see docs/security.md for every construct measured.
+#: 1 MiB stack); see the module doc for every construct measured.
 MAX_DEPTH = 64
 #: Longest run of unary operators (``!!!!x``, ``- - - 1``, ``-(-(-(``).
 MAX_UNARY_RUN = 32
@@ -258,18 +281,18 @@ def _chain_counts(data: bytes) -> tuple[int, int]:
     return ops + sum(low.count(w) for w in _CHAIN_WORDS), data.count(b"/")
 
 
-def chains(text: str) -> tuple[int, int]:
+def chains(text: str | bytes) -> tuple[int, int]:
     """(chained operators, ``/``) in a query or update, an upper bound: byte counts,
     then (when over the limits) the same outside strings, comments, IRIs, variables,
     prefixed names, language tags and exponents. Linear, in C."""
-    data = text.encode("utf-8", "surrogatepass")
+    data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
     ops, slashes = _chain_counts(data)
     if ops <= MAX_CHAIN and slashes <= MAX_SEQUENCE:
         return ops, slashes
     return _chain_counts(_NOT_OPERATORS.sub(b"0", _OPAQUE.sub(b"0", data)))
 
 
-def check_chains(text: str, *, what: str = "query") -> None:
+def check_chains(text: str | bytes, *, what: str = "query") -> None:
     """Raise :class:`QueryTooDeepError` for too many chained operators or path steps."""
     ops, slashes = chains(text)
     if ops > MAX_CHAIN:
@@ -422,8 +445,10 @@ def prepare(
     :class:`LoadNotAllowedError` (400).
     """
     expanded = expand_codepoints(text)
-    check_nesting(expanded, what="update" if update else "query")
-    check_chains(expanded, what="update" if update else "query")
+    data = expanded.encode("utf-8", "surrogatepass")
+    what = "update" if update else "query"
+    check_nesting(data, what=what)
+    check_chains(data, what=what)
     handoff = engine_safe(expanded)
     if not may_fetch(expanded, update=update):
         return handoff
