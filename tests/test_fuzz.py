@@ -914,7 +914,8 @@ def test_deep_nesting_costs_at_most_one_request(live: LiveServer, kind: str) -> 
 
 
 @pytest.mark.slow
-@settings(max_examples=40, deadline=None, derandomize=True, database=None,
+@settings(max_examples=int(os.environ.get("KGRAPH_FUZZ_SERVER_EXAMPLES", "40")), deadline=None,
+          derandomize=True, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                  HealthCheck.data_too_large])
 @given(query=mutated(VALID_QUERIES + VALID_UPDATES),
