@@ -13,16 +13,17 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from werkzeug.datastructures import MultiDict
 
-from ..sparql.protocol import ProtocolError, parse_request
+from ..sparql.protocol import ProtocolError, QueryOperation, parse_request
 from .cache import answer_key, etag_matches
 from .limits import check_text_size
 from .logs import ENVIRON_KEY, RequestInfo, loggable_path, request_id
-from .responses import query_choices_for
+from .responses import LOOKUP_KEY, Choice, query_choices_for
 
 if TYPE_CHECKING:
     from . import KGraph
@@ -33,6 +34,19 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 #: Longest query string the fast path looks at (longer ones go the full way).
 MAX_FAST_QUERY_STRING = 16 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """What the fast path worked out for a request it then left to the view (a miss)."""
+
+    op: QueryOperation
+    solutions: Choice | str
+    graph: Choice | str
+    version: int
+    epoch: int
+    key: bytes
+    etag: str
 
 
 class CachedAnswers:
@@ -76,12 +90,14 @@ class CachedAnswers:
             return None
         media = (None if isinstance(solutions, str) else solutions[0],
                  None if isinstance(graph, str) else graph[0])
-        key, etag = answer_key(kg.store_id, kg.store.version(), kg.epoch, op.query,  # type: ignore[union-attr]
+        version, epoch = kg.store.version(), kg.epoch
+        key, etag = answer_key(kg.store_id, version, epoch, op.query,  # type: ignore[union-attr]
                                op.default_graph_uri, op.named_graph_uri, op.inference, media)  # type: ignore[union-attr]
         if etag_matches(environ.get("HTTP_IF_NONE_MATCH"), etag):
             return 304, "", b"", etag
         hit = kg.cache.peek(key)
-        if hit is None:
+        if hit is None:  # the view evaluates it, and need not work all this out again
+            environ[LOOKUP_KEY] = Lookup(op, solutions, graph, version, epoch, key, etag)  # type: ignore[arg-type]
             return None
         return 200, hit.content_type, hit.body, etag
 

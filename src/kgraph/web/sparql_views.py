@@ -20,7 +20,7 @@ from ..sparql.service_description import SD_PREFIXES, describe
 from ..store.base import GraphResult
 from .auth import require_write_access
 from .limits import check_declared_length, check_text_size
-from .responses import answer_query, result_response
+from .responses import LOOKUP_KEY, answer_query, result_response
 
 bp = Blueprint("sparql", __name__)
 
@@ -35,6 +35,10 @@ def sparql() -> Response:
     method = req.method
     if method == "OPTIONS":
         return Response(status=204, headers={"Allow": ALLOW})
+    pre = req.environ.get(LOOKUP_KEY)
+    if pre is not None and method in ("GET", "HEAD"):
+        # the fast path already read this query string (strictly) and found no cached answer
+        return answer_query(kg, pre.op, req)
     settings = kg.settings
     mimetype = req.mimetype
     is_form = mimetype == FORM
