@@ -64,7 +64,16 @@ def check_rdf(data: bytes, fmt: RdfFormat) -> None:
 
 def json_depth(data: bytes) -> int:
     """Deepest nesting of ``[``/``{`` in a JSON text (strings skipped), linear time."""
-    return bracket_depth(_JSON_STRING.sub(b"", data))
+    if b"\\" in data:  # escaped quotes possible: strings found by a regex
+        return bracket_depth(_JSON_STRING.sub(b"", data))
+    # No backslash: every '"' opens or closes a string, so "inside a string" is the
+    # parity of the quotes before a byte (numpy, about ten times the regex's speed).
+    import numpy as np
+
+    codes = np.frombuffer(data, dtype=np.uint8)
+    inside = np.bitwise_xor.accumulate((codes == 34).view(np.uint8))  # 34: '"'
+    brackets = (codes == 91) | (codes == 93) | (codes == 123) | (codes == 125)
+    return bracket_depth(codes[brackets & (inside == 0)].tobytes())
 
 
 def check_json_ld(data: bytes) -> None:
