@@ -368,3 +368,49 @@ def test_hostile_requests_against_a_real_server(tmp_path: Path, canary: Recorder
         assert r.status_code == 200  # still serving
     finally:
         server.stop()
+
+
+def test_the_checked_address_is_the_one_connected_to(monkeypatch: pytest.MonkeyPatch,
+                                                      canary: Recorder) -> None:
+    # DNS rebinding: the name is resolved once; a second answer (the canary) is never asked.
+    import socket
+
+    from kgraph.sparql import relay as relay_module
+
+    answers = [("8.8.8.8", canary.port), ("127.0.0.1", canary.port)]
+    calls: list[str] = []
+
+    def fake_getaddrinfo(host: str, port: int, *args: object, **kw: object) -> list[tuple]:
+        calls.append(host)
+        address = answers[min(len(calls) - 1, 1)]
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", address)]
+
+    monkeypatch.setattr(relay_module.socket, "getaddrinfo", fake_getaddrinfo)
+    opened: list[str] = []
+
+    def spy(method: str, url: str, address: str, *args: object) -> object:
+        opened.append(address)
+        raise RelayFailure(502, "not connecting anywhere in a test")
+
+    monkeypatch.setattr(relay_module, "_open", spy)
+    relay = ServiceRelay(timeout_s=2, max_bytes=1000)
+    try:
+        with pytest.raises(RelayFailure):
+            relay.forward("GET", f"http://rebind.example:{canary.port}/sparql", {}, b"")
+    finally:
+        relay.close()
+    assert calls == ["rebind.example"] and opened == ["8.8.8.8"]
+
+
+def test_a_name_with_any_private_address_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    from kgraph.sparql import relay as relay_module
+
+    def fake_getaddrinfo(host: str, port: int, *args: object, **kw: object) -> list[tuple]:
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("8.8.8.8", port)),
+                (socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("::1", port, 0, 0))]
+
+    monkeypatch.setattr(relay_module.socket, "getaddrinfo", fake_getaddrinfo)
+    with pytest.raises(RelayFailure, match="not a public address"):
+        checked_address("https://mixed.example/sparql")
