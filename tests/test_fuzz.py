@@ -938,3 +938,27 @@ def test_mutated_requests_against_the_server(live: LiveServer, query: bytes, how
           f"{how} {query[:200]!r}")
     if before is not None and resp.status_code >= 400:
         assert live.seed_count() == before, "a refused update changed the store"
+
+
+@pytest.mark.slow
+@settings(max_examples=int(os.environ.get("KGRAPH_FUZZ_SERVER_EXAMPLES", "40")), deadline=None,
+          derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
+                                 HealthCheck.data_too_large])
+@given(body=rdf_body(), scenario=scenario_body(),
+       where=st.sampled_from(["PUT /store?graph=urn:fuzz:b", "POST /store?graph=urn:fuzz:b",
+                              "POST /store", "PUT /store?default", "POST /reason/scenario"]))
+def test_bodies_against_the_server(live: LiveServer, body: tuple[str, bytes],
+                                   scenario: tuple[str, bytes], where: str) -> None:
+    """Upload and scenario bodies through the real stack (parsing in the HTTP worker, the
+    write in the writer process): a refused one changes nothing, none gets a 5xx."""
+    method, path = where.split(" ")
+    ctype, data = scenario if path == "/reason/scenario" else body
+    before = live.seed_count()
+    started = time.monotonic()
+    resp = requests.request(method, live.server.url + path, data=data, timeout=30,
+                            headers={**auth(), **({"Content-Type": ctype} if ctype else {})})
+    check(resp.status_code, dict(resp.headers), resp.content, time.monotonic() - started,
+          f"{where} {ctype} {data[:200]!r}")
+    if resp.status_code >= 400 or path == "/reason/scenario":
+        assert live.seed_count() == before, f"{where} answered {resp.status_code} changed the store"
