@@ -471,3 +471,35 @@ def test_an_executor_that_died_while_idle_costs_no_request(pooled: object) -> No
     time.sleep(0.2)
     for _ in range(4):
         assert store.query("ASK { ?s ?p ?o }").value is True
+
+
+def _count_up(folder: str, until: int) -> None:
+    from kgraph.store.snapshots import VersionCounter
+
+    counter = VersionCounter(Path(folder), writable=True)
+    for version in range(1, until + 1):
+        counter.write(version)
+
+
+def test_version_counter_is_never_read_torn(tmp_path: Path) -> None:
+    """A reader in another process sees only published values, in order, while the
+    writer crosses byte boundaries (255 -> 256, 65535 -> 65536) as fast as it can."""
+    import multiprocessing
+
+    from kgraph.store.snapshots import VersionCounter
+
+    until = 200_000
+    VersionCounter(tmp_path, writable=True).close()
+    reader = VersionCounter(tmp_path)
+    writer = multiprocessing.get_context("fork").Process(
+        target=_count_up, args=(str(tmp_path), until))
+    writer.start()
+    seen, reads = 0, 0
+    deadline = time.monotonic() + 30
+    while seen < until and time.monotonic() < deadline:
+        value = reader.read()
+        assert seen <= value <= until, (seen, value)
+        seen, reads = value, reads + 1
+    writer.join(30)
+    assert reader.read() == until and reads > 1
+    reader.close()

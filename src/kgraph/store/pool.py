@@ -145,12 +145,24 @@ class _Executor:
         self.version = -1
 
     def current(self) -> Any:
+        """The store of the newest published snapshot (opened when this one is behind).
+
+        The new snapshot is opened before the old one is closed, so a failed open
+        (raised to that request) leaves the executor as it was, and the next request
+        tries again.
+        """
         version = self.counter.read()
         if version != self.version:
-            if self.store is not None:
-                self.store.close()
-            self.store = self.open(snapshot_path(self.root, version), read_only=True)
-            self.version = version
+            try:
+                store = self.open(snapshot_path(self.root, version), read_only=True)
+            except StoreError:
+                newer = self.counter.read()  # published again meanwhile: take that one
+                if newer == version:
+                    raise
+                return self.current()
+            old, self.store, self.version = self.store, store, version
+            if old is not None:
+                old.close()
         return self.store
 
     def run(self, request: tuple[Any, ...], out: _Out) -> None:

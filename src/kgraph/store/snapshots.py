@@ -9,8 +9,8 @@ checkpoint never changes once published, so readers need no lock.
 
 The published version lives in two places:
 
-* ``version``: an 8-byte little-endian counter that every process maps into
-  memory, so checking "am I behind?" before each query costs well under a
+* ``version``: a little-endian 8-byte counter (stored twice, see
+  :class:`VersionCounter`) that every process maps into memory, so checking "am I behind?" before each query costs well under a
   microsecond. The file is created once and never replaced (a replaced file
   would leave old mappings on the old inode).
 * ``current``: the same number as text, replaced atomically (``os.replace``),
@@ -31,31 +31,48 @@ from pathlib import Path
 
 #: Folder inside the primary store directory (RocksDB tolerates it there).
 SNAPSHOTS = "kgraph-snapshots"
-_COUNTER = struct.Struct("<Q")
+_COUNTER = struct.Struct("<QQ")
+_ONE = struct.Struct("<Q")
 
 
 class VersionCounter:
-    """The shared, memory-mapped version counter (read by every process)."""
+    """The shared, memory-mapped version counter (read by every process).
+
+    The number is stored twice and written by slice assignment, one copy after the
+    other; a reader accepts a value only when both copies agree. (``struct.pack_into``
+    must not be used here: it zeroes its target before writing, so a reader in another
+    process sees 0 now and then - measured - and an 8-byte copy is not guaranteed to be
+    one store either.)
+    """
 
     def __init__(self, root: Path, *, writable: bool = False) -> None:
         self.path = root / "version"
         if writable and not self.path.exists():
             tmp = root / "version.tmp"
-            tmp.write_bytes(_COUNTER.pack(0))
+            tmp.write_bytes(bytes(_COUNTER.size))
             os.replace(tmp, self.path)  # created once, whole, never replaced afterwards
         fd = os.open(self.path, os.O_RDWR if writable else os.O_RDONLY)
         try:
+            if writable and os.fstat(fd).st_size < _COUNTER.size:  # an older 8-byte counter
+                old = os.pread(fd, 8, 0).ljust(8, b"\0")
+                os.pwrite(fd, old + old, 0)
             access = mmap.ACCESS_WRITE if writable else mmap.ACCESS_READ
             self._map = mmap.mmap(fd, _COUNTER.size, access=access)
         finally:
             os.close(fd)
 
     def read(self) -> int:
-        """The published version (an aligned 8-byte load: never torn)."""
-        return _COUNTER.unpack_from(self._map, 0)[0]
+        """The published version (never a torn value: both copies must agree)."""
+        while True:
+            first, second = _COUNTER.unpack_from(self._map, 0)
+            if first == second:
+                return first
+            time.sleep(0)  # the writer is between its two stores
 
     def write(self, version: int) -> None:
-        _COUNTER.pack_into(self._map, 0, version)
+        data = _ONE.pack(version)
+        self._map[0:8] = data
+        self._map[8:16] = data
 
     def close(self) -> None:
         self._map.close()
