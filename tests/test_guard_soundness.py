@@ -33,6 +33,7 @@ from kgraph.config import Settings
 from kgraph.sparql.guard import (
     ServiceNotAllowedError,
     expand_codepoints,
+    nesting,
     parsed_outbound,
     prepare,
 )
@@ -43,6 +44,7 @@ from kgraph.sparql.lexer import (
     load_refs,
     query_prefixes,
     service_refs,
+    tokenize,
 )
 from kgraph.store.base import SparqlSyntaxError
 
@@ -161,13 +163,19 @@ def _settings_for(outbound_services: list[str], loads: list[str]) -> Settings:
 
 @cache
 def results() -> dict[str, Outcome]:
-    found = {"iris": Outcome(), "handoff": Outcome(), "handoff_rewritten": Outcome(), "engine_text": Outcome(),
+    found = {"nesting": Outcome(), "iris": Outcome(), "handoff": Outcome(),
+             "handoff_rewritten": Outcome(), "engine_text": Outcome(),
              "inject_using": Outcome(), "dataset": Outcome(), "prefixes": Outcome()}
     for op in operations():
         try:
             expanded = expand_codepoints(op.text)
         except SparqlSyntaxError:
             continue
+        # 0. the linear pre-scan never under-counts the nesting the tokens show
+        found["nesting"].checked += 1
+        scanned, exact = nesting(expanded, limit=0).depth, token_depth(expanded)
+        if scanned < exact:
+            found["nesting"].fail(op, f"pre-scan depth {scanned} < token depth {exact}")
         tree = parses(expanded, op.update)
         if tree is None:
             continue
@@ -225,6 +233,24 @@ def results() -> dict[str, Outcome]:
         else:
             _check_dataset_and_prefixes(op, expanded, found["dataset"], found["prefixes"])
     return found
+
+
+def token_depth(text: str) -> int:
+    """Bracket depth from the lexer's tokens (``<<`` and ``>>`` are two tokens each)."""
+    depth = deepest = 0
+    tokens = list(tokenize(text))
+    for i, tok in enumerate(tokens):
+        if tok.kind != "punct":
+            continue
+        if tok.text in "([{" or (tok.text == "<" and i + 1 < len(tokens)
+                                 and tokens[i + 1].text == "<" and tokens[i + 1].start == tok.end):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif tok.text in ")]}" or (tok.text == ">" and i + 1 < len(tokens)
+                                   and tokens[i + 1].text == ">"
+                                   and tokens[i + 1].start == tok.end):
+            depth = max(depth - 1, 0)
+    return deepest
 
 
 G1, G2 = "http://example.org/using-1", "http://example.org/using-2"
@@ -285,7 +311,7 @@ def _check_dataset_and_prefixes(op: Operation, expanded: str, dataset: Outcome,
 
 
 @pytest.mark.parametrize("check, minimum", [
-    ("iris", 600), ("handoff", 500), ("handoff_rewritten", 5), ("engine_text", 5), ("inject_using", 20),
+    ("nesting", 900), ("iris", 600), ("handoff", 500), ("handoff_rewritten", 5), ("engine_text", 5), ("inject_using", 20),
     ("dataset", 300), ("prefixes", 300),
 ])
 def test_sound_against_rdflib(check: str, minimum: int) -> None:
