@@ -202,6 +202,23 @@ def test_the_working_copy_is_built_once_per_store_version(kb) -> None:  # type: 
     assert workspace.builds == builds + 2 and workspace.working_copy(other) is not copy
 
 
+@pytest.mark.parametrize("doc", [
+    attack("kgr:USA", "kgr:DPRK", "2021-07-10"),
+    attack("kgr:DPRK", "kgr:ROK", "2021-07-10"),
+    attack("kgr:DPRK", "kgr:PRC", "1999-01-01"),
+    {"events": [{"type": "ArmedAttack", "attacker": "kgr:USA", "target": "kgr:DPRK",
+                 "date": "2021-07-10", "id": "kgr:strike"},
+                {"type": "kgo:Event", "date": "2020-01-01", "target": "kgr:PRC"}]},
+], ids=["triggers", "nothing", "party", "two-events"])
+def test_the_incremental_overlay_derives_exactly_what_a_full_run_does(kb, doc) -> None:  # type: ignore[no-untyped-def]
+    from kgraph.reasoning.materialize import asserted_quads, run_rules, scratch_store
+
+    events = events_from_json(doc)
+    result = run_scenario(kb, events)
+    full = run_rules(scratch_store([*asserted_quads(kb), *events]))
+    assert set(result.run.derivations) == set(full.derivations)
+
+
 def test_concurrent_scenarios_do_not_see_each_others_events(kb) -> None:  # type: ignore[no-untyped-def]
     docs = {
         "triggers": attack("kgr:USA", "kgr:DPRK", "2021-07-10"),

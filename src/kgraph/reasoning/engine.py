@@ -77,6 +77,33 @@ def _with_novelty_filter(rule: Rule) -> str:
     return select[:end] + f"\n  FILTER NOT EXISTS {{ {patterns} }}\n" + select[end:]
 
 
+_DELTA_VAR = "__kgdelta"
+_DELTA_GRAPHS = "#KGRAPH-DELTA-GRAPHS#"
+
+
+def _delta_selects(rule: Rule, select: str) -> list[str]:
+    """Semi-naive variants of ``select``: one per premise, each driven by that premise
+    matching a triple of the delta graphs (named at run time in place of a marker)."""
+    from ..sparql.lexer import tokenize
+
+    seen_select = False
+    for tok in tokenize(select):
+        if tok.depth == 0 and tok.is_word("SELECT"):
+            seen_select = True
+        elif seen_select and tok.depth == 0 and tok.text == "{":
+            at = tok.end
+            break
+    else:
+        return []
+    out = []
+    for pat in rule.premises:
+        pattern = " ".join(_sparql_term(t) for t in pat)
+        driver = (f"\n  VALUES ?{_DELTA_VAR} {{ {_DELTA_GRAPHS} }}"
+                  f" GRAPH ?{_DELTA_VAR} {{ {pattern} }}\n")
+        out.append(select[:at] + driver + select[at:])
+    return out
+
+
 def _sparql_term(term: object) -> str:
     if isinstance(term, str):
         return "?" + term
@@ -89,6 +116,11 @@ class RuleEngine:
     def __init__(self, rules: Sequence[Rule]) -> None:
         self.rules = list(rules)
         self._queries = {r.name: _with_novelty_filter(r) for r in self.rules}
+        #: Semi-naive variants (with and without the novelty filter), for incremental runs.
+        self._delta = {
+            r.name: (_delta_selects(r, self._queries[r.name]), _delta_selects(r, r.select))
+            for r in self.rules if r.delta_ok
+        }
         self._needed = {
             r.name: sorted(
                 {t for pat in (*r.template, *r.premises) for t in pat if isinstance(t, str)}
@@ -112,6 +144,7 @@ class RuleEngine:
         max_rounds: int = 1000,
         record: bool = True,
         changed_since_fixpoint: Iterable[str] | None = None,
+        delta_graphs: Sequence[NamedNode] | None = None,
     ) -> EngineRun:
         """Derive into ``target`` until no rule adds anything; return the provenance.
 
@@ -119,6 +152,10 @@ class RuleEngine:
         the closure of its data under these rules, except that triples with these
         predicates were added since. Rules whose body reads none of them (nor anything
         derived since) are not re-run, as the engine would skip them within a run.
+        ``delta_graphs`` (with it) names the graphs that hold everything added since the
+        fixpoint (``target`` among them): rules whose premises say exactly which triples
+        they use are then evaluated semi-naively, only for solutions that use one of
+        those triples, instead of over all the data.
         """
         t0 = time.perf_counter()
         result = EngineRun()
@@ -128,6 +165,8 @@ class RuleEngine:
         changed: dict[str, int] = {}
         last_ran: dict[str, int] = {}
         incremental = changed_since_fixpoint is not None
+        delta_values = (" ".join(str(g) for g in delta_graphs)
+                        if incremental and delta_graphs else None)
         if changed_since_fixpoint is not None:
             changed = dict.fromkeys(changed_since_fixpoint, 0)
             last_ran = {r.name: 0 for r in self.rules}
@@ -150,7 +189,7 @@ class RuleEngine:
                     last_ran[rule.name] = step
                     result.rule_runs += 1
                     t_rule = time.perf_counter()
-                    new = self._fire(store, rule, step, result, record)
+                    new = self._fire(store, rule, step, result, record, delta=delta_values)
                     result.rule_seconds[rule.name] = (
                         result.rule_seconds.get(rule.name, 0.0) + time.perf_counter() - t_rule
                     )
@@ -172,24 +211,26 @@ class RuleEngine:
                         p in changed for p in rule.reads
                     ):
                         continue  # its alternatives are those of the fixpoint it started from
-                    self._fire(store, rule, step, result, record, alternatives=True)
+                    self._fire(store, rule, step, result, record, alternatives=True,
+                               delta=delta_values)
             result.rounds += rounds
         result.seconds = time.perf_counter() - t0
         return result
 
     def _fire(
         self, store: Store, rule: Rule, step: int, result: EngineRun, record: bool,
-        *, alternatives: bool = False,
+        *, alternatives: bool = False, delta: str | None = None,
     ) -> list[Triple]:
-        query = rule.select if alternatives else self._queries[rule.name]
-        solutions = store.query(query, use_default_graph_as_union=True)
-        names = [v.value for v in solutions.variables]
+        if delta is not None and rule.name in self._delta:
+            variants = self._delta[rule.name][1 if alternatives else 0]
+            queries = [q.replace(_DELTA_GRAPHS, delta) for q in variants]
+        else:
+            queries = [rule.select if alternatives else self._queries[rule.name]]
         needed = self._needed[rule.name]
         new: list[Triple] = []
         derivations = result.derivations
         alts_out = result.alternatives if alternatives else None
-        for sol in solutions:
-            b = dict(zip(names, sol, strict=False))
+        for b in _iter_solutions(store, queries):
             derivation: Derivation | None = None
             for pat in rule.template:
                 t = instantiate(pat, b)
@@ -215,6 +256,14 @@ class RuleEngine:
                     ):
                         alts.append(derivation)
         return new
+
+
+def _iter_solutions(store: Store, queries: Sequence[str]) -> Iterator[dict[str, object]]:
+    for query in queries:
+        solutions = store.query(query, use_default_graph_as_union=True)
+        names = [v.value for v in solutions.variables]
+        for sol in solutions:
+            yield dict(zip(names, sol, strict=False))
 
 
 def copy_into(store: Store, quads: Iterable[Quad]) -> None:

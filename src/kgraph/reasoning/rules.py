@@ -75,6 +75,10 @@ class Rule:
     #: Constant predicates the template writes (``None``: a variable predicate).
     writes: frozenset[str] | None
     header: Mapping[str, str] = field(default_factory=dict)
+    #: Whether every solution that uses a triple does so through one of ``premises`` (no
+    #: property paths, blank-node patterns or positive ``EXISTS``): then the engine may
+    #: evaluate the rule semi-naively, driven by the triples added since a fixpoint.
+    delta_ok: bool = False
 
     @property
     def relpath(self) -> str:
@@ -114,8 +118,10 @@ def _path_iris(path: object, out: set[str]) -> None:
             _path_iris(sub, out)
 
 
-def _positive_patterns(node: object, out: list[Pattern], path_preds: set[str]) -> None:
-    """Collect the triple patterns a solution must match (skipping negation)."""
+def _positive_patterns(node: object, out: list[Pattern], path_preds: set[str],
+                       skipped: list[object] | None = None) -> None:
+    """Collect the triple patterns a solution must match (skipping negation); patterns
+    that are not premises (blank-node ones) go to ``skipped``."""
     name = getattr(node, "name", None)
     if name is None:
         return
@@ -127,15 +133,17 @@ def _positive_patterns(node: object, out: list[Pattern], path_preds: set[str]) -
             try:
                 out.append((_to_ox(s), _to_ox(p), _to_ox(o)))
             except RuleError:
+                if skipped is not None:
+                    skipped.append((s, p, o))
                 continue  # blank-node patterns act as variables; not a premise
         return
     if name == "Minus":
-        _positive_patterns(node["p1"], out, path_preds)
+        _positive_patterns(node["p1"], out, path_preds, skipped)
         return
     for key in ("p", "p1", "p2"):
         child = node.get(key) if hasattr(node, "get") else None
         if child is not None:
-            _positive_patterns(child, out, path_preds)
+            _positive_patterns(child, out, path_preds, skipped)
 
 
 def _split_construct(text: str) -> tuple[str, str]:
@@ -204,7 +212,8 @@ def parse_rule(path: Path, text: str | None = None) -> Rule:
         )
         premises: list[Pattern] = []
         path_preds: set[str] = set()
-        _positive_patterns(algebra["p"], premises, path_preds)
+        skipped: list[object] = []
+        _positive_patterns(algebra["p"], premises, path_preds, skipped)
     except RuleError as exc:
         raise RuleError(f"{path}: {exc}") from exc
     except Exception as exc:  # rdflib raises pyparsing errors of several kinds
@@ -229,7 +238,19 @@ def parse_rule(path: Path, text: str | None = None) -> Rule:
         reads=_reads(premises, path_preds),
         writes=_predicates(template),
         header=header,
+        delta_ok=bool(premises) and not path_preds and not skipped
+        and not _positive_exists(select),
     )
+
+
+def _positive_exists(text: str) -> bool:
+    """Whether the query uses ``EXISTS`` other than as ``NOT EXISTS``."""
+    previous = ""
+    for tok in tokenize(text):
+        if tok.is_word("EXISTS") and previous != "NOT":
+            return True
+        previous = tok.text.upper()
+    return False
 
 
 _CACHE: dict[tuple[str, ...], tuple[float, list[Rule]]] = {}

@@ -352,7 +352,8 @@ def _evaluate(copy: WorkingCopy, scenario: list[Quad], target: NamedNode, explai
                 warnings.append(f"{term_text(q.object)} ({role}) is not in the knowledge base")
     # The novelty filter makes the engine add only what the closure already present lacks.
     new = copy.engine.run(scratch, target,
-                          changed_since_fixpoint={q.predicate.value for q in scenario})
+                          changed_since_fixpoint={q.predicate.value for q in scenario},
+                          delta_graphs=[NamedNode(GRAPH_SCENARIO), target])
     run = EngineRun(
         derivations=ChainMap(new.derivations, copy.run.derivations),  # type: ignore[arg-type]
         alternatives=ChainMap(new.alternatives, copy.run.alternatives),  # type: ignore[arg-type]
