@@ -133,9 +133,11 @@ class Processes:
         for proc in list(reversed(self.running)):
             self.stop(proc)
 
-    def log(self, name: str) -> str:
+    def log(self, name: str, tail: int = 3000) -> str:
+        """The end of a process's log (``tail`` characters; 0: all of it)."""
         path = self.logs / f"{name}.log"
-        return path.read_text(errors="replace")[-3000:] if path.exists() else ""
+        text = path.read_text(errors="replace") if path.exists() else ""
+        return text[-tail:] if tail else text
 
 
 def wait_http(url: str, timeout: float, proc: subprocess.Popen[bytes] | None = None,

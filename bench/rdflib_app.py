@@ -29,6 +29,9 @@ def main() -> None:
             result = ds.query(request.args["query"])
             body = result.serialize(format="json")
         except Exception as exc:  # noqa: BLE001 - the reference reports any failure as a 500
+            # one line per failure, so the benchmark can say what failed (thread-safety)
+            print(f"query failed: {type(exc).__name__}: {str(exc)[:160]!r}", file=sys.stderr,
+                  flush=True)
             return Response(f"query failed: {type(exc).__name__}\n", status=500,
                             mimetype="text/plain")
         return Response(body, mimetype="application/sparql-results+json")
