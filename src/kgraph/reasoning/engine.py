@@ -165,7 +165,7 @@ class RuleEngine:
         changed: dict[str, int] = {}
         last_ran: dict[str, int] = {}
         incremental = changed_since_fixpoint is not None
-        delta_values = (" ".join(str(g) for g in delta_graphs)
+        delta_values = ((" ".join(str(g) for g in delta_graphs), list(delta_graphs))
                         if incremental and delta_graphs else None)
         if changed_since_fixpoint is not None:
             changed = dict.fromkeys(changed_since_fixpoint, 0)
@@ -219,11 +219,20 @@ class RuleEngine:
 
     def _fire(
         self, store: Store, rule: Rule, step: int, result: EngineRun, record: bool,
-        *, alternatives: bool = False, delta: str | None = None,
+        *, alternatives: bool = False,
+        delta: tuple[str, Sequence[NamedNode]] | None = None,
     ) -> list[Triple]:
         if delta is not None and rule.name in self._delta:
             variants = self._delta[rule.name][1 if alternatives else 0]
-            queries = [q.replace(_DELTA_GRAPHS, delta) for q in variants]
+            values, graphs = delta
+            # only premises that some added triple can match drive a query (index lookups)
+            queries = [
+                q.replace(_DELTA_GRAPHS, values)
+                for pat, q in zip(rule.premises, variants, strict=True)
+                if any(next(store.quads_for_pattern(*(None if isinstance(t, str) else t
+                                                       for t in pat), g), None) is not None
+                       for g in graphs)
+            ]
         else:
             queries = [rule.select if alternatives else self._queries[rule.name]]
         needed = self._needed[rule.name]
