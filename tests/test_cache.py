@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import replace
 
@@ -135,21 +136,54 @@ def test_write_behind_the_apps_back_is_seen_through_the_version(client, store) -
     assert b.status_code == 200 and "direct" in values(b)
 
 
-class FrozenVersionStore(OxigraphStore):
-    """A store whose version does not move: a write in flight that bumped it before the
-    answer was computed looks exactly like this to the cache."""
+class SlowWriteStore(OxigraphStore):
+    """Moves its version when a write starts and lands the write only when released, like
+    the in-process store (whose version counts writes as they begin)."""
 
-    def version(self) -> int:
-        return 7
+    def __init__(self) -> None:
+        super().__init__(None)
+        self.writing = threading.Event()
+        self.land = threading.Event()
+
+    def update(self, sparql, **kwargs):  # type: ignore[no-untyped-def]
+        self._version += 1
+        self.writing.set()
+        assert self.land.wait(20)
+        self._version -= 1  # super() counts it again
+        return super().update(sparql, **kwargs)
 
 
-def test_writes_through_the_app_invalidate_even_if_the_version_does_not_move(settings) -> None:
-    client = create_app(settings, FrozenVersionStore(None)).test_client()
-    a = client.get("/sparql", query_string={"query": Q}, headers=JSON)
-    assert values(a) == []
-    _write(client, "update")
-    b = client.get("/sparql", query_string={"query": Q}, headers={**JSON, "If-None-Match": a.headers["ETag"]})
-    assert b.status_code == 200 and values(b) == ["three"]
+def test_an_answer_computed_during_a_write_is_not_kept(settings) -> None:
+    store = SlowWriteStore()
+    client = create_app(settings, store).test_client()
+    before = client.get("/sparql", query_string={"query": Q}, headers=JSON)
+    writer = threading.Thread(target=_write, args=(client, "update"))
+    writer.start()
+    assert store.writing.wait(10)
+    during = client.get("/sparql", query_string={"query": Q}, headers=JSON)
+    assert values(during) == [] and "ETag" not in during.headers  # old data, new version
+    assert during.headers["Cache-Control"] == "no-store"
+    store.land.set()
+    writer.join(10)
+    after = client.get("/sparql", query_string={"query": Q}, headers={**JSON, "If-None-Match": before.headers["ETag"]})
+    assert after.status_code == 200 and values(after) == ["three"]
+    assert after.headers["ETag"] != before.headers["ETag"]
+
+
+def test_workers_of_one_server_give_one_answer_one_etag(settings, tmp_path, monkeypatch) -> None:
+    path = tmp_path / "store"
+    OxigraphStore(path).close()
+    monkeypatch.setenv("KGRAPH_BOOT_ID", "boot-1")
+    tags = [create_app(settings, OxigraphStore(path, read_only=True)).test_client()
+            .get("/sparql", query_string={"query": Q}, headers=JSON).headers["ETag"] for _ in range(2)]
+    assert tags[0] == tags[1]
+    monkeypatch.setenv("KGRAPH_BOOT_ID", "boot-2")  # the next start of the server
+    other = create_app(settings, OxigraphStore(path, read_only=True)).test_client()
+    assert other.get("/sparql", query_string={"query": Q}, headers=JSON).headers["ETag"] != tags[0]
+    monkeypatch.delenv("KGRAPH_BOOT_ID")  # without it, ids are private to an app
+    a, b = (create_app(settings, OxigraphStore(path, read_only=True)).test_client()
+            .get("/sparql", query_string={"query": Q}, headers=JSON).headers["ETag"] for _ in range(2))
+    assert a != b
 
 
 def test_post_queries_carry_etags_and_revalidate_with_get(client, store) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 import io
 import logging
+import os
 import threading
 import time
 import uuid
@@ -54,14 +55,15 @@ class KGraph:
         self.endpoint = Endpoint(store, settings)
         #: Whether the store writes answers itself (``query_serialized``).
         self.serialized = callable(getattr(store, "query_serialized", None))
-        #: Part of every cache key: distinct for every app and store, also after a restart.
-        self.store_id = f"{store.name}:{uuid.uuid4().hex}"
+        self.store_id = store_identity(store, settings)
         self.cache = AnswerCache(settings.cache_entries, settings.cache_max_bytes)
         self.gate = Gate(settings.threads, settings.max_queue, settings.queue_timeout_s)
-        #: Bumped when a write through this app ends (success or not): with the store's
-        #: version, it keeps an answer computed during a write from outliving it.
-        self.epoch = 0
-        self._epoch_lock = threading.Lock()
+        #: Writes through this app: started so far, and still running. An answer is only
+        #: kept (and given an ETag) if no write was running when it was started and none
+        #: started until it was done: a store may move its version before a write lands.
+        self.writes_started = 0
+        self.writes_running = 0
+        self._writes_lock = threading.Lock()
         max_age = settings.cache_max_age_s
         #: ``Cache-Control`` of an answer that has an ETag.
         self.cache_control = f"public, max-age={max_age}" if max_age > 0 else "no-cache"
@@ -76,17 +78,44 @@ class KGraph:
         """An evaluation slot for a read (see :class:`~kgraph.web.limits.Gate`)."""
         return self.gate.enter()
 
+    def quiet(self) -> int | None:
+        """The count of writes started, if none is running now (read it before evaluating)."""
+        started = self.writes_started
+        return started if self.writes_running == 0 else None
+
+    def still_quiet(self, mark: int | None) -> bool:
+        """Whether no write started since :meth:`quiet` gave ``mark`` (and none was running)."""
+        return mark is not None and self.writes_started == mark
+
     @contextmanager
     def writing(self) -> Iterator[None]:
-        """Hold a slot for a write; when it ends, no answer computed before it is served."""
+        """Hold a slot for a write, and mark it running (see :meth:`quiet`)."""
         slot = self.gate.enter()
+        with self._writes_lock:
+            self.writes_started += 1
+            self.writes_running += 1
         try:
             yield
         finally:
-            with self._epoch_lock:
-                self.epoch += 1
-            self.cache.clear()
+            with self._writes_lock:
+                self.writes_running -= 1
+            self.cache.clear()  # the entries are unreachable now; free their memory
             slot.release()
+
+
+def store_identity(store: Store, settings: Settings) -> str:
+    """Part of every cache key and ETag: which store, in which run of the server.
+
+    Every HTTP worker of one server run must give one answer one ETag, so the id
+    is the store's location plus ``KGRAPH_BOOT_ID``, which the serving supervisor
+    sets once per start (a store's version may start again from 0 after a restart).
+    Without it, or for a store in memory, the id is private to this process.
+    """
+    where = getattr(store, "path", None) or getattr(store, "root", None) or settings.store_url
+    boot = os.environ.get("KGRAPH_BOOT_ID")
+    if where is not None and boot:
+        return f"{store.name}:{where}:{boot}"
+    return f"{store.name}:{uuid.uuid4().hex}"
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> Flask:

@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl
 from werkzeug.datastructures import MultiDict
 
 from ..sparql.protocol import ProtocolError, QueryOperation, parse_request
-from .cache import answer_key, etag_matches
+from .cache import etag_matches, request_digest, versioned_key
 from .limits import check_text_size
 from .logs import ENVIRON_KEY, RequestInfo, loggable_path, request_id
 from .responses import LOOKUP_KEY, Choice, query_choices_for
@@ -44,9 +44,16 @@ class Lookup:
     solutions: Choice | str
     graph: Choice | str
     version: int
-    epoch: int
-    key: bytes
+    key: tuple[int, bytes]
     etag: str
+
+
+#: Requests the fast path remembers it has read (query string and Accept), and the
+#: longest query string it remembers: clients repeat the same few requests.
+MAX_MEMO = 2048
+MAX_MEMO_QUERY_STRING = 2048
+
+_Parsed = tuple[QueryOperation, "Choice | str", "Choice | str", bytes]
 
 
 class CachedAnswers:
@@ -55,6 +62,8 @@ class CachedAnswers:
     def __init__(self, app: WSGIApp, kg: KGraph) -> None:
         self.app = app
         self.kg = kg
+        #: What a (query string, Accept) asks for: reading it is deterministic.
+        self._memo: dict[tuple[str, str | None], _Parsed] = {}
         origins = kg.settings.cors_origins
         self.cors = [("Access-Control-Allow-Origin", origins),
                      ("Access-Control-Expose-Headers", "Content-Type, Location, ETag, X-Request-Id"),
@@ -74,30 +83,48 @@ class CachedAnswers:
                 return self._send(environ, start_response, method, started, *found)
         return self.app(environ, start_response)
 
+    def _request(self, raw: str, accept: str | None) -> _Parsed | None:
+        """What a query string and an Accept header ask for (``None``: the view must judge)."""
+        args = MultiDict(parse_qsl(raw, keep_blank_values=True, encoding="utf-8", errors="strict"))
+        op = parse_request("GET", "", None, args, MultiDict(), b"")
+        if not isinstance(op, QueryOperation):
+            return None
+        kg = self.kg
+        check_text_size(op.query, kg.settings, "query")
+        solutions, graph = query_choices_for(args.get("format"), accept)
+        if isinstance(solutions, str) and isinstance(graph, str):
+            return None
+        media = (None if isinstance(solutions, str) else solutions[0],
+                 None if isinstance(graph, str) else graph[0])
+        digest = request_digest(kg.store_id, op.query, op.default_graph_uri, op.named_graph_uri,
+                                op.inference, media)
+        return op, solutions, graph, digest
+
     def _lookup(self, environ: dict[str, Any]) -> tuple[int, str, bytes, str] | None:
         """``(status, content type, body, etag)`` of a cached answer or a 304, else ``None``."""
         raw = environ.get("QUERY_STRING", "")
         if not raw or len(raw) > MAX_FAST_QUERY_STRING:
             return None
-        args = MultiDict(parse_qsl(raw, keep_blank_values=True, encoding="utf-8", errors="strict"))
-        op = parse_request("GET", "", None, args, MultiDict(), b"")
-        if op is None or isinstance(op, str):
-            return None
+        accept = environ.get("HTTP_ACCEPT")
+        memo_key = (raw, accept)
+        parsed = self._memo.get(memo_key)
+        if parsed is None:
+            parsed = self._request(raw, accept)
+            if parsed is None:
+                return None
+            if len(raw) <= MAX_MEMO_QUERY_STRING:
+                if len(self._memo) >= MAX_MEMO:
+                    self._memo.clear()
+                self._memo[memo_key] = parsed
+        op, solutions, graph, digest = parsed
         kg = self.kg
-        check_text_size(op.query, kg.settings, "query")  # type: ignore[union-attr]
-        solutions, graph = query_choices_for(args.get("format"), environ.get("HTTP_ACCEPT"))
-        if isinstance(solutions, str) and isinstance(graph, str):
-            return None
-        media = (None if isinstance(solutions, str) else solutions[0],
-                 None if isinstance(graph, str) else graph[0])
-        version, epoch = kg.store.version(), kg.epoch
-        key, etag = answer_key(kg.store_id, version, epoch, op.query,  # type: ignore[union-attr]
-                               op.default_graph_uri, op.named_graph_uri, op.inference, media)  # type: ignore[union-attr]
+        version = kg.store.version()
+        key, etag = versioned_key(version, digest)
         if etag_matches(environ.get("HTTP_IF_NONE_MATCH"), etag):
             return 304, "", b"", etag
         hit = kg.cache.peek(key)
         if hit is None:  # the view evaluates it, and need not work all this out again
-            environ[LOOKUP_KEY] = Lookup(op, solutions, graph, version, epoch, key, etag)  # type: ignore[arg-type]
+            environ[LOOKUP_KEY] = Lookup(op, solutions, graph, version, key, etag)  # type: ignore[arg-type]
             return None
         return 200, hit.content_type, hit.body, etag
 

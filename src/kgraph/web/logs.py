@@ -66,28 +66,52 @@ def loggable_path(path: str, query_string: bytes) -> str:
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per record: time, level, logger, message, and the request fields."""
+    """One JSON object per record: time, level, logger, message, and the request fields.
+
+    Cheap, as it runs for every request: the time stamp is formatted once a second and
+    one encoder is reused.
+    """
+
+    _encode = json.JSONEncoder(ensure_ascii=False, default=str).encode
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._second = -1
+        self._stamp = ""
 
     def format(self, record: logging.LogRecord) -> str:
+        second = int(record.created)
+        if second != self._second:
+            self._second = second
+            self._stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
         out: dict[str, object] = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
+            "time": f"{self._stamp}.{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
         }
+        fields = record.__dict__
         for name in FIELDS:
-            value = record.__dict__.get(name)
+            value = fields.get(name)
             if value is not None:
                 out[name] = value
         if record.exc_info:
             out["exception"] = record.exc_info[0].__name__ if record.exc_info[0] else None
             out["trace"] = self.formatException(record.exc_info)
-        return json.dumps(out, ensure_ascii=False, default=str)
+        return self._encode(out)
 
 
 def configure_logging(level: int = logging.INFO, stream: IO[str] | None = None) -> None:
-    """Send every log record to ``stream`` (stderr) as JSON lines; call once at start."""
+    """Send every log record to ``stream`` (stderr) as JSON lines; call once at start.
+
+    Also switches off what the records would carry and no line shows (caller frame,
+    thread, process names): the logging HOWTO's optimisations, worth a few microseconds
+    on every request.
+    """
+    logging._srcfile = None  # type: ignore[attr-defined]  # noqa: SLF001 - documented knob
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()

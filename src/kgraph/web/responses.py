@@ -118,7 +118,7 @@ def answer_query(kg: KGraph, op: QueryOperation, req: Request | None = None) -> 
     cache = kg.cache
     if pre is not None and pre.op == op:  # the fast path's miss: its work is reused
         solutions, graph = pre.solutions, pre.graph
-        version, epoch, key, etag = pre.version, pre.epoch, pre.key, pre.etag
+        version, key, etag = pre.version, pre.key, pre.etag
         headers = kg.cache_headers(etag)
     else:
         check_text_size(op.query, settings, "query")
@@ -128,8 +128,8 @@ def answer_query(kg: KGraph, op: QueryOperation, req: Request | None = None) -> 
                                      f"{graph} (for CONSTRUCT and DESCRIBE)")
         media = (None if isinstance(solutions, str) else solutions[0],
                  None if isinstance(graph, str) else graph[0])
-        version, epoch = store.version(), kg.epoch
-        key, etag = answer_key(kg.store_id, version, epoch, op.query, op.default_graph_uri,
+        version = store.version()
+        key, etag = answer_key(kg.store_id, version, op.query, op.default_graph_uri,
                                op.named_graph_uri, op.inference, media)
         headers = kg.cache_headers(etag)
         if etag_matches(req.environ.get("HTTP_IF_NONE_MATCH"), etag):
@@ -143,6 +143,7 @@ def answer_query(kg: KGraph, op: QueryOperation, req: Request | None = None) -> 
             if hit is not None:
                 return Response(hit.body, content_type=hit.content_type, headers=headers)
     slot = kg.gate.enter()
+    mark = kg.quiet()
     try:
         text, dataset = kg.endpoint.prepare(op)
         if kg.endpoint.calls_remote(text):  # not a function of the store alone
@@ -150,7 +151,7 @@ def answer_query(kg: KGraph, op: QueryOperation, req: Request | None = None) -> 
         content_type, chunks = _evaluate(kg, text, dataset, solutions, graph)
 
         def stable() -> bool:
-            return store.version() == version and kg.epoch == epoch
+            return kg.still_quiet(mark) and store.version() == version
 
         def keep(body: bytes) -> None:
             if stable():
