@@ -161,6 +161,23 @@ def test_updates_count_as_writes(engine_store: RemoteStore) -> None:
     assert engine_store.named_graphs() == [G1]
 
 
+def test_a_shared_counter_sees_every_process_write(oxigraph_engine: Engine,
+                                                  tmp_path: Path) -> None:
+    """Server workers each have a RemoteStore; a write through one changes every version()."""
+    first, second = oxigraph_engine.store(), oxigraph_engine.store()
+    for store in (first, second):
+        store.share_versions(tmp_path / "versions")
+    v0 = second.version()
+    assert first.version() == v0
+    first.update(f"INSERT DATA {{ GRAPH <{G1}> {{ <{EX}shared> <{EX}p> 1 }} }}")
+    assert second.version() == first.version() > v0
+    second.drop_graph(G1)
+    assert first.version() == second.version() > v0 + 1
+    unshared = oxigraph_engine.store()
+    assert unshared.version() == 0  # without the counter: only its own writes
+    oxigraph_engine.clear()
+
+
 @BOTH
 @pytest.mark.parametrize("gsp", [True, False], ids=["graph-store", "update-only"])
 def test_whole_graph_writes(engine: Engine, gsp: bool) -> None:

@@ -46,6 +46,10 @@ class Settings:
     store_user: str | None = None
     store_password: str | None = field(default=None, repr=False)
     store_token: str | None = field(default=None, repr=False)
+    #: Where the processes of one server share the store's version counter (set by the
+    #: supervisor for a remote engine, so that a write through any worker invalidates
+    #: every worker's answer cache).
+    version_dir: Path | None = None
     host: str = "127.0.0.1"
     port: int = 5000
     #: SPARQL Update and Graph Store writes are refused unless enabled *and* authorised.

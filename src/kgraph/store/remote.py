@@ -27,9 +27,11 @@ answer cache would not notice it (run with the cache off when others write).
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import io
 import itertools
 import logging
+import os
 import tempfile
 import threading
 import time
@@ -318,6 +320,9 @@ class RemoteStore:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._version = 0
+        #: A version counter shared by every process of one server (see share_versions).
+        self._shared: Any = None
+        self._shared_fd: int | None = None
         self._graphs_cache: tuple[int, list[str]] | None = None
         self._graphs_at = 0.0
         self._default_empty_cache: tuple[int, bool] | None = None
@@ -331,12 +336,15 @@ class RemoteStore:
         """A store on the engine that ``settings`` (``store_url`` and friends) name."""
         if not settings.store_url:
             raise StoreError("no remote store URL configured (KGRAPH_STORE_URL / --store URL)")
-        return cls(settings.store_url, update_url=settings.update_url,
+        store = cls(settings.store_url, update_url=settings.update_url,
                    graph_store_url=settings.graph_store_url, profile=settings.store_profile,
                    auth=settings.store_auth, user=settings.store_user,
                    password=settings.store_password, token=settings.store_token,
                    read_only=read_only, timeout_s=settings.query_timeout_s,
                    max_rows=settings.max_result_rows)
+        if getattr(settings, "version_dir", None):
+            store.share_versions(Path(settings.version_dir))
+        return store
 
     # -- plumbing -------------------------------------------------------------------
     @staticmethod
@@ -501,7 +509,7 @@ class RemoteStore:
         return params
 
     def _default_graph_empty(self) -> bool:
-        version = self._version
+        version = self.version()
         cached = self._default_empty_cache
         if cached is not None and cached[0] == version:
             return cached[1]
@@ -676,12 +684,35 @@ class RemoteStore:
         if self.read_only:
             raise StoreReadOnlyError("this store is read-only; nothing was changed")
 
+    def share_versions(self, root: Path) -> None:
+        """Count writes in the counter every process of one server maps (``root/version``).
+
+        Each granian worker has its own RemoteStore; with a shared counter a write
+        through any of them changes ``version()`` in all of them before the write is
+        acknowledged, so no worker's answer cache serves an answer the write made stale.
+        """
+        from .snapshots import VersionCounter
+
+        root.mkdir(parents=True, exist_ok=True)
+        self._shared = VersionCounter(root, writable=True)
+        self._shared_fd = os.open(root / "version", os.O_RDWR)
+
     def _wrote(self) -> None:
         with self._lock:
             self._version += 1
+            if self._shared is not None and self._shared_fd is not None:
+                fcntl.flock(self._shared_fd, fcntl.LOCK_EX)  # other processes write it too
+                try:
+                    self._shared.write(self._shared.read() + 1)
+                finally:
+                    fcntl.flock(self._shared_fd, fcntl.LOCK_UN)
 
     def version(self) -> int:
-        """Writes made through this store in this process (others' writes are not seen)."""
+        """Writes made through kgraph: through every process of this server when they share a
+        counter (:meth:`share_versions`), else through this object. Writes that bypass kgraph
+        are not seen."""
+        if self._shared is not None:
+            return self._shared.read()
         return self._version
 
     def _post_update(self, text: str, limit_s: float | None) -> None:
@@ -895,7 +926,7 @@ class RemoteStore:
     def named_graphs(self) -> list[str]:
         # Cached per version and for at most GRAPHS_TTL_S: another process (another
         # server worker) may have created a graph that this one's version does not count.
-        version = self._version
+        version = self.version()
         cached = self._graphs_cache
         if cached is not None and cached[0] == version \
                 and time.monotonic() - self._graphs_at < GRAPHS_TTL_S:
