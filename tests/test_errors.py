@@ -248,6 +248,8 @@ def test_long_values_are_cut_in_logs() -> None:
 def test_configure_logging_writes_json_lines() -> None:
     root = logging.getLogger()
     saved = (list(root.handlers), root.level)
+    knobs = {k: getattr(logging, k) for k in ("_srcfile", "logThreads", "logProcesses",
+                                              "logMultiprocessing")}
     out = io.StringIO()
     try:
         configure_logging(stream=out)
@@ -259,6 +261,8 @@ def test_configure_logging_writes_json_lines() -> None:
     finally:
         root.handlers[:] = saved[0]
         root.setLevel(saved[1])
+        for name, value in knobs.items():
+            setattr(logging, name, value)
     hello, failed = (json.loads(x) for x in out.getvalue().splitlines() if x.startswith("{"))
     assert hello["msg"] == "hello there" and hello["request_id"] == "r1"
     assert hello["level"] == "warning"
