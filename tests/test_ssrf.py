@@ -414,3 +414,67 @@ def test_a_name_with_any_private_address_is_refused(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(relay_module.socket, "getaddrinfo", fake_getaddrinfo)
     with pytest.raises(RelayFailure, match="not a public address"):
         checked_address("https://mixed.example/sparql")
+
+
+class TurtleSource(Recorder):
+    """Serves one Turtle document (a LOAD source), or redirects."""
+
+    def __init__(self, redirect_to: str | None = None) -> None:
+        super().__init__(redirect_to)
+        body = b"<http://example.org/s> <http://example.org/p> <http://example.org/o> .\n"
+        handler = self.server.RequestHandlerClass
+        recorder = self
+
+        def _any(self: BaseHTTPRequestHandler) -> None:
+            recorder.requests.append(f"{self.command} {self.path}")
+            if recorder.redirect_to is not None:
+                self.send_response(302)
+                self.send_header("Location", recorder.redirect_to)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "text/turtle")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        handler.do_GET = _any  # type: ignore[attr-defined]
+
+
+def _load_app(source: str):  # type: ignore[no-untyped-def]
+    s = _settings()
+    object.__setattr__(s, "load_allowlist", (source,))  # the lead adds the Settings field
+    return create_app(s, open_store(None))
+
+
+def test_load_from_an_allowed_source_goes_through_the_relay(canary: Recorder) -> None:
+    source = TurtleSource()
+    url = f"http://127.0.0.1:{source.port}/data.ttl"
+    app = _load_app(url)
+    try:
+        client = app.test_client()
+        r = client.post("/sparql", data={"update": f"LOAD <{url}> INTO GRAPH <http://g>"},
+                        headers=auth())
+        assert r.status_code == 204, r.data
+        assert source.requests == ["GET /data.ttl"]
+        r = client.get("/sparql", query_string={
+            "query": "ASK { GRAPH <http://g> { <http://example.org/s> ?p ?o } }"},
+            headers={"Accept": "application/sparql-results+json"})
+        assert r.json["boolean"] is True
+    finally:
+        app.extensions["kgraph"].endpoint.relay.close()
+        source.close()
+
+
+def test_a_load_source_redirecting_to_loopback_is_refused(canary: Recorder) -> None:
+    source = TurtleSource(redirect_to=f"http://localhost:{canary.port}/data.ttl")
+    url = f"http://127.0.0.1:{source.port}/data.ttl"
+    app = _load_app(url)
+    try:
+        r = app.test_client().post("/sparql", data={"update": f"LOAD <{url}>"}, headers=auth())
+        assert r.status_code in (400, 502), r.data
+        assert source.requests == ["GET /data.ttl"]
+    finally:
+        app.extensions["kgraph"].endpoint.relay.close()
+        source.close()

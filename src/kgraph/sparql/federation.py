@@ -154,9 +154,11 @@ def plan_services(
 
 
 def configured_targets(settings: Settings) -> frozenset[str]:
-    """Endpoints the operator named (trusted as configured; their redirects are not)."""
+    """Endpoints and LOAD sources the operator named (trusted as configured; where they
+    redirect to is not)."""
     mode = wikidata_mode(settings)
-    named = set(settings.service_allowlist) | set(settings.service_map.values())
+    named = (set(settings.service_allowlist) | set(settings.service_map.values())
+             | set(getattr(settings, "load_allowlist", ()) or ()))
     if mode not in (SNAPSHOT, LIVE):
         named.add(mode)
     return frozenset(named)

@@ -479,18 +479,22 @@ def _prepare_outbound(expanded: str, settings: Settings, *, update: bool,
 
     allowed_loads = load_allowlist(settings)
     edits: list[tuple[int, int, str]] = []
+    load_targets: list[str] = []
     for ref in loads:
         if ref.iri not in allowed_loads:
             raise LoadNotAllowedError(
                 f"LOAD <{ref.iri}> is not allowed: LOAD reads only from IRIs the operator "
                 "configured (KGRAPH_LOAD_ALLOWLIST)")
-        edits.append((ref.start, ref.end, f"<{ref.iri}>"))
+        # through the relay too: a deadline, a size bound, and redirects checked
+        target = ref.iri if route is None else route(ref.iri)
+        load_targets.append(target)
+        edits.append((ref.start, ref.end, f"<{target}>"))
     plan = plan_services(expanded, settings, route=route, refs=refs)
     out = replace_spans(expanded, edits + plan.edits)
 
     check = parsed_outbound(out, update=update)
     if Counter(check.services) != Counter(plan.targets) or Counter(check.loads) != Counter(
-            r.iri for r in loads):
+            load_targets):
         raise ServiceNotAllowedError(
             "the rewritten request does not call exactly the endpoints that were allowed; "
             "it is refused")
