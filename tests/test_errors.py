@@ -267,3 +267,18 @@ def test_configure_logging_writes_json_lines() -> None:
     assert hello["msg"] == "hello there" and hello["request_id"] == "r1"
     assert hello["level"] == "warning"
     assert failed["exception"] == "ValueError" and "inner" in failed["trace"]
+
+
+@pytest.mark.parametrize("iri", ["http://[::1", "http://]x", "http://[zz]/"])
+def test_unparseable_iri_parameters_are_400(client, iri: str) -> None:
+    from urllib.parse import quote
+
+    q = quote(iri, safe="")
+    for method, path, ctype in (("GET", f"/sparql?query=ASK%7B%7D&default-graph-uri={q}", None),
+                                ("POST", f"/sparql?using-graph-uri={q}", "application/sparql-update"),
+                                ("GET", f"/store?graph={q}", None),
+                                ("PUT", f"/store?graph={q}", "text/turtle")):
+        r = client.open(path, method=method, headers=auth(), content_type=ctype,
+                        data=b"INSERT DATA { <urn:a> <urn:b> <urn:c> }" if ctype else None)
+        assert r.status_code == 400, (method, path, r.status_code)
+        assert_clean(r)

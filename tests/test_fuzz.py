@@ -522,8 +522,6 @@ IRI_SITES = [
 ]
 
 
-@pytest.mark.xfail(strict=True, reason="bug: is_absolute_iri (src/kgraph/sparql/protocol.py) lets "
-                   "urlsplit's ValueError escape: 500 for ?graph=http://[::1 and the like")
 def test_iri_parameters_urlsplit_refuses_are_400(harness: Harness) -> None:
     """Found by test_mutated_updates: an IRI parameter with an unbalanced '[' made
     kgraph.sparql.protocol.is_absolute_iri raise ValueError from urlsplit: a 500."""

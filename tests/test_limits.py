@@ -316,3 +316,22 @@ def test_cut_answers_are_not_complete_for_a_real_client(settings) -> None:
     finally:
         server.close()
         thread.join(5)
+
+
+def test_a_body_shorter_than_its_content_length_is_not_applied(settings) -> None:
+    """A server that marks its input terminated hands on whatever arrived; the client went
+    away mid-body, so the request is refused, not applied cut."""
+    app = app_with(settings)
+    turtle = b"<http://example.org/s> <http://example.org/p> 'x' ."
+    environ_input = io.BytesIO(turtle)
+    status: list[str] = []
+    environ = {"REQUEST_METHOD": "PUT", "PATH_INFO": "/store",
+               "QUERY_STRING": "graph=http://example.org/g", "SERVER_NAME": "127.0.0.1",
+               "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.url_scheme": "http",
+               "wsgi.input": environ_input, "wsgi.errors": sys.stderr,
+               "wsgi.input_terminated": True, "CONTENT_TYPE": "text/turtle",
+               "CONTENT_LENGTH": str(len(turtle) + 500),
+               "HTTP_AUTHORIZATION": auth()["Authorization"]}
+    b"".join(app(environ, lambda s, h, e=None: status.append(s)))
+    assert status[0].startswith("400"), status
+    assert app.extensions["kgraph"].store.count(all_graphs=True) == 0

@@ -78,7 +78,10 @@ def is_absolute_iri(value: str) -> bool:
     """Whether ``value`` is an absolute IRI (has a scheme, no spaces or angle brackets)."""
     if not value or any(c in value for c in ' <>"{}|^`\\') or any(ord(c) <= 0x20 for c in value):
         return False
-    return bool(urlsplit(value).scheme)
+    try:
+        return bool(urlsplit(value).scheme)
+    except ValueError:  # e.g. an unbalanced '[' in the authority: not an IRI
+        return False
 
 
 def _flag(params: MultiDictLike, name: str, default: bool) -> bool:

@@ -192,6 +192,9 @@ def _install_request_hooks(app: Flask, settings: Settings) -> None:
             if max_body and int(declared) > max_body:
                 raise ProtocolError(413, f"the request body is {int(declared):,} bytes; this "
                                          f"endpoint accepts at most {max_body:,} bytes")
+            # werkzeug then reads exactly the declared length, and a body that ends short
+            # (the client went away) is a 400, not a shorter request that gets applied
+            environ.pop("wsgi.input_terminated", None)
 
     @app.after_request
     def _finish(response):  # type: ignore[no-untyped-def]
