@@ -105,9 +105,15 @@ class LoadProgress:
         self.bar = tqdm(total=sum(p.stat().st_size for p in paths), unit="B", unit_scale=True,
                         desc="loading", disable=not enabled, file=sys.stderr)
 
-    def __call__(self, nbytes: int, lines: int) -> None:
-        self.lines += lines
-        self.bar.update(nbytes)
+    def __call__(self, nbytes: int, lines: int | None = None) -> None:
+        """``(bytes, lines)`` read (the embedded store), or ``(quads,)`` sent (a store
+        that reports statements, not bytes: the rate is then exact)."""
+        if lines is None:
+            self.lines += nbytes
+            self._label = "triples/s"
+        else:
+            self.lines += lines
+            self.bar.update(nbytes)
         now = time.perf_counter()
         if now - self._shown > 0.5:
             self._shown = now
