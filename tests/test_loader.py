@@ -210,7 +210,8 @@ def test_a_handle_still_in_use_is_refused_not_swapped_under_it(tmp_path: Path) -
 
 def test_the_progress_bar_takes_bytes_and_lines_or_a_count_of_quads(tmp_path: Path) -> None:
     f = write_nt(tmp_path / "a.nt", 10)
-    bar = loader.LoadProgress([f], enabled=False)
+    bar = loader.LoadProgress([f])
+    bar.bar.fp = io.StringIO()  # keep the test's stderr clean
     bar(f.stat().st_size, 10)
     bar(5)  # a remote engine's bulk path reports the quads it sent
     assert bar.lines == 15 and bar.bar.n == f.stat().st_size
