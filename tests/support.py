@@ -48,7 +48,7 @@ class ServerProcess:
             try:
                 if requests.get(self.url + "/health", timeout=5).status_code == 200:
                     return self
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # busy machine: ask again
                 time.sleep(0.1)
         raise RuntimeError("server did not answer /health")
 

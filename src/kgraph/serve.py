@@ -145,14 +145,21 @@ def _free_port(host: str) -> int:
 
 
 def _announce_when_listening(host: str, port: int, stop: threading.Event) -> None:
-    """Print the machine-readable first stdout line once the port accepts connections."""
+    """Print the machine-readable first stdout line once a worker answers HTTP (not just
+    once the port accepts connections: a client that reads the line may send at once)."""
+    import http.client
+
     target = "127.0.0.1" if host in ("0.0.0.0", "") else ("::1" if host == "::" else host)
     while not stop.is_set():
+        conn = http.client.HTTPConnection(target, port, timeout=60)
         try:
-            with socket.create_connection((target, port), timeout=1):
-                break
-        except OSError:
+            conn.request("GET", "/health")
+            conn.getresponse().read()
+            break
+        except (OSError, http.client.HTTPException):
             time.sleep(0.05)
+        finally:
+            conn.close()
     else:
         return
     shown = f"[{host}]" if ":" in host else host
