@@ -140,7 +140,8 @@ def plot(res: dict[str, Any], path: Path) -> None:
     ax1.set_xticks([j + width * (len(keys) - 1) / 2 for j in range(len(CLASSES))], CLASSES)
     ax1.set_ylabel(f"throughput / Oxigraph server ({conns} connections)")
     ax1.set_yscale("log")
-    ax1.legend(fontsize=7)
+    if keys:
+        ax1.legend(fontsize=7)
     ax1.set_title(f"{res['data']['triples']:,} triples, random parameters")
     load = {k: v["triples_per_s"] for k, v in res.get("load", {}).items()
             if isinstance(v, dict) and "triples_per_s" in v}
@@ -152,12 +153,13 @@ def plot(res: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
-def write_outputs(res: dict[str, Any], out: Path) -> list[Path]:
+def write_outputs(res: dict[str, Any], out: Path, stem: str = "latest") -> list[Path]:
+    """``STEM.json``, ``STEM.md`` and ``STEM.png`` in ``out``."""
     out.mkdir(parents=True, exist_ok=True)
-    paths = [out / "latest.json", out / "latest.md"]
+    paths = [out / f"{stem}.json", out / f"{stem}.md"]
     paths[0].write_text(json.dumps(res, indent=2) + "\n")
     paths[1].write_text(markdown(res) + "\n")
     if res.get("ratios") or res.get("load"):
-        paths.append(out / "latest.png")
+        paths.append(out / f"{stem}.png")
         plot(res, paths[-1])
     return paths

@@ -537,6 +537,9 @@ class Run:
         data = self.data()
         self.loads(data)
         if a.load_only:
+            self.results["ratios"], self.results["contestants"] = {}, {}
+            self.results["targets"] = [t for t in targets(self.results) if "load" in t["target"]]
+            self.results["elapsed_s"] = round(time.perf_counter() - t_start, 1)
             return self.results
         pools = workload.read_pools(data / "pools")
         workload.write_pools(pools, self.work / "wrk" / "terms")
@@ -727,7 +730,9 @@ def main(argv: list[str]) -> int:
     log(f"work folder {run.work}")
     try:
         results = run.go()
-        paths = write_outputs(results, args.out)
+        # a load-only run (e.g. at 10^7) does not replace the latest full results
+        stem = f"load-{args.triples}" if args.load_only else "latest"
+        paths = write_outputs(results, args.out, stem)
         log("wrote " + ", ".join(str(p) for p in paths))
         return 0
     finally:
