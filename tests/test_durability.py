@@ -129,7 +129,7 @@ def request_head(server: ServerProcess, method: str, target: str, headers: dict[
 
 # -- (a) acknowledged writes survive kill -9 ------------------------------------------------------
 #: kill -9 rounds (each restarts the server: ~7 s with worker processes)
-ITERATIONS = int(os.environ.get("KGRAPH_TEST_KILL_ROUNDS", "12"))
+ITERATIONS = int(os.environ.get("KGRAPH_TEST_KILL_ROUNDS", "8"))
 
 
 def _acked_write(server: ServerProcess, i: int) -> tuple[requests.Response, set[tuple[str, str]]]:
@@ -199,7 +199,7 @@ def test_acknowledged_writes_survive_kill9(tmp_path: Path) -> None:
             assert resp.status_code in (200, 201, 204), resp.text
             if i % 2:
                 batch = _in_flight_batch(server, i)
-                time.sleep(rng.uniform(0, 1.0))
+                time.sleep(rng.uniform(0, 0.25))
         except BaseException:
             server.stop()
             raise
@@ -219,7 +219,7 @@ def test_acknowledged_writes_survive_kill9(tmp_path: Path) -> None:
 
 
 # -- (b) an upload killed half-way ----------------------------------------------------------------
-BIG = int(os.environ.get("KGRAPH_TEST_BIG_TRIPLES", "100000"))  # ~9.5 MB of N-Triples
+BIG = int(os.environ.get("KGRAPH_TEST_BIG_TRIPLES", "50000"))  # ~4.6 MB of N-Triples
 BIG_GRAPH = "urn:big:g"
 INITIAL = 10
 
@@ -295,7 +295,7 @@ def test_upload_killed_half_way_is_all_or_nothing(tmp_path: Path) -> None:
             assert outcome == "before", f"{method}: half a body was stored"
             outcomes.append((method, "mid-body", outcome))
         # 2. killed after the whole body arrived, while parsing or committing (or just after)
-        for method, fraction in [("POST", 0.05), ("PUT", 0.3), ("POST", 0.6), ("PUT", 1.5)]:
+        for method, fraction in [("POST", 0.1), ("PUT", 0.4), ("POST", 1.5)]:
             sock = _send_upload(server, method, body, len(body))
             time.sleep(took * fraction)
             kill_server(server)
@@ -420,7 +420,7 @@ def test_cli_load_killed_half_way_is_all_or_nothing(tmp_path: Path) -> None:
     _wait_load(_load(store, initial))
     outcomes: list[tuple[float, str]] = []
     loaded = False
-    for fraction in (0.1, 0.3, 0.5, 0.7, 0.85, 1.0):
+    for fraction in (0.2, 0.5, 0.8, 1.0):
         proc = _load(store, big)
         time.sleep(took * fraction)
         freeze_and_kill(proc.pid)

@@ -792,7 +792,7 @@ def test_incomplete_requests_are_not_applied(live: LiveServer) -> None:
 
 
 @pytest.mark.slow
-@settings(max_examples=40, deadline=None, derandomize=True, database=None,
+@settings(max_examples=20, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(garbage=st.one_of(st.binary(max_size=300), st.sampled_from([
     b"GET / HTTP/1.1\r\n", b"\r\n\r\n", b"POST /sparql HTTP/1.1\r\nContent-Length: 99\r\n\r\n",
@@ -800,7 +800,7 @@ def test_incomplete_requests_are_not_applied(live: LiveServer) -> None:
 def test_pipelined_garbage(live: LiveServer, garbage: bytes, count: int) -> None:
     """Valid requests pipelined on one connection, then garbage: each valid one is answered."""
     data = head("GET", ASK, {"Accept": "application/sparql-results+json"}) * count + garbage
-    responses = exchange(live, data, wait=3.0)
+    responses = exchange(live, data, wait=1.5)
     check_all(responses, f"pipelined + {garbage[:60]!r}")
     assert [s for s, _, _ in responses[:count]] == [200] * count, responses[:count + 1]
     for _, _, body in responses[:count]:
