@@ -216,3 +216,21 @@ def test_the_progress_bar_takes_bytes_and_lines_or_a_count_of_quads(tmp_path: Pa
     bar(5)  # a remote engine's bulk path reports the quads it sent
     assert bar.lines == 15 and bar.bar.n == f.stat().st_size
     bar.close()
+
+
+from .engines import engine_fixture, oxigraph_engine_fixture  # noqa: E402,F401 - fixtures
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("engine", ["oxigraph"], indirect=True)
+def test_kgraph_load_into_a_remote_engine(engine, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """``kgraph load --store URL`` uses the remote engine's own bulk path."""
+    monkeypatch.setenv("KGRAPH_UPDATE_URL", engine.update_url)
+    monkeypatch.setenv("KGRAPH_GRAPH_STORE_URL", engine.graph_store_url)
+    for key, value in engine.server_env().items():
+        monkeypatch.setenv(key, value)
+    f = write_nt(tmp_path / "a.nt", 120, bnodes=False)
+    assert load(f, "--store", engine.query_url, "--graph", EX + "remote") == 0
+    store = engine.store()
+    assert store.count(EX + "remote") == 120
+    store.close()

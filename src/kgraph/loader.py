@@ -19,6 +19,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import IO
 
@@ -208,13 +209,25 @@ def load_files(store, paths: Sequence[Path], graph: str | None = None,  # type: 
 
 
 def _cmd_load(args: argparse.Namespace) -> int:
-    settings = Settings.from_env(store_path=args.store)
+    remote = bool(args.store and args.store.startswith(("http://", "https://")))
+    if remote:
+        settings = Settings.from_env(store_url=args.store)
+    else:
+        settings = Settings.from_env(store_path=args.store)
+        if args.store:
+            settings = replace(settings, store_url=None)
     t0 = time.perf_counter()
     try:
-        if settings.store_path is not None:
-            recover_interrupted_load(Path(settings.store_path))
-        store = open_store(settings.store_path)
-    except (StoreError, OSError) as exc:
+        if settings.store_url:
+            # A remote engine (KGRAPH_STORE_URL or --store URL) loads through its own bulk path.
+            from .store.remote import RemoteStore
+
+            store = RemoteStore.from_settings(settings)
+        else:
+            if settings.store_path is not None:
+                recover_interrupted_load(Path(settings.store_path))
+            store = open_store(settings.store_path)
+    except (StoreError, OSError, ImportError) as exc:
         print(f"kgraph load: {exc}", file=sys.stderr)
         return 1
     try:
@@ -225,7 +238,8 @@ def _cmd_load(args: argparse.Namespace) -> int:
     finally:
         store.close()
     seconds = time.perf_counter() - t0
-    print(f"loaded {n} quads into {settings.store_path} in {seconds:.1f} s "
+    where = settings.store_url or settings.store_path
+    print(f"loaded {n} quads into {where} in {seconds:.1f} s "
           f"({n / max(seconds, 1e-9):,.0f} quads/s)", file=sys.stderr)
     return 0
 
@@ -253,7 +267,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     load.add_argument("files", nargs="+", metavar="FILE",
                       help="Turtle, N-Triples, N-Quads, TriG, RDF/XML or JSON-LD")
     load.add_argument("--graph", metavar="IRI", help="named graph for triples (default: default graph)")
-    load.add_argument("--store", metavar="PATH", help="store directory (env KGRAPH_STORE)")
+    load.add_argument("--store", metavar="PATH|URL",
+                      help="store directory (env KGRAPH_STORE), or a remote engine's SPARQL "
+                           "endpoint URL (env KGRAPH_STORE_URL, with KGRAPH_UPDATE_URL, ...)")
     load.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     load.set_defaults(func=_cmd_load)
 
