@@ -238,18 +238,18 @@ def results() -> dict[str, Outcome]:
 def token_depth(text: str) -> int:
     """Bracket depth from the lexer's tokens (``<<`` and ``>>`` are two tokens each)."""
     depth = deepest = 0
-    tokens = list(tokenize(text))
-    for i, tok in enumerate(tokens):
-        if tok.kind != "punct":
-            continue
-        if tok.text in "([{" or (tok.text == "<" and i + 1 < len(tokens)
-                                 and tokens[i + 1].text == "<" and tokens[i + 1].start == tok.end):
+    tokens = [t for t in tokenize(text) if t.kind == "punct"]
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        pair = (i + 1 < len(tokens) and tokens[i + 1].start == tok.end
+                and tokens[i + 1].text == tok.text and tok.text in "<>")
+        if tok.text in "([{" or (pair and tok.text == "<"):
             depth += 1
             deepest = max(deepest, depth)
-        elif tok.text in ")]}" or (tok.text == ">" and i + 1 < len(tokens)
-                                   and tokens[i + 1].text == ">"
-                                   and tokens[i + 1].start == tok.end):
+        elif tok.text in ")]}" or (pair and tok.text == ">"):
             depth = max(depth - 1, 0)
+        i += 2 if pair else 1
     return deepest
 
 

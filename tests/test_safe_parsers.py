@@ -150,6 +150,20 @@ def test_closers_hidden_in_strings_do_not_hide_openers() -> None:
     assert nesting(iri_like).depth > MAX_DEPTH
 
 
+PIECES = list('([{)]}<>"\'#\n \\ax:?1.') + ['"""', "\'\'\'", "<<", ">>", "<http://e/(a)>",
+                                                ":\\)", "\\\\", "ex:a\\'", ":\\(", "<(#>"]
+
+
+@given(st.lists(st.sampled_from(PIECES), max_size=60).map("".join))
+@settings(max_examples=3000, deadline=None)
+def test_the_pre_scan_never_counts_less_than_the_tokens(text: str) -> None:
+    # Fake closers (in strings, comments, escapes, IRI-looking tokens) must not hide
+    # openers: the linear scan is at least the depth the lexer's tokens show.
+    from tests.test_guard_soundness import token_depth
+
+    assert nesting(text, limit=0).depth >= token_depth(text)
+
+
 # -- documents ------------------------------------------------------------------------------
 def deep_documents(n: int) -> dict[str, tuple[bytes, str]]:
     s, p = b"<http://e/s>", b"<http://e/p>"

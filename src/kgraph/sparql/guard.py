@@ -147,26 +147,29 @@ _STRING = (
     rb'|"[^"\\\n\r]*(?:\\.[^"\\\n\r]*)*"'
     rb"|'[^'\\\n\r]*(?:\\.[^'\\\n\r]*)*'"
 )
-_COMMENT = rb"|#[^\n\r]*"
+# (and a prefixed name's escaped character, ex:a\), unless it is an opener: counted)
+_COMMENT = (rb"|#[^\n\r]*"
+            rb"|(?<=[\w:.\-%\x80-\xff])\\[^\n\r(\[{<]"  # ex:a\' is a name, not a string
+            rb"|\\[^\n\r(\[{<\"']")
 _IRI = rb"<[^<>\"{}|^`\\\x00-\x20]*>"
 #: Strings, comments and IRIs, longest forms first (Turtle and SPARQL share them).
 _OPAQUE = re.compile(_STRING + _COMMENT + rb"|" + _IRI, re.DOTALL)
-#: The same, except IRIs that hold brackets (kept for :func:`_strip`).
-_OPAQUE_PLAIN = re.compile(_STRING + _COMMENT + rb"|<[^<>\"{}|^`\\\x00-\x20()\[\]]*>",
-                           re.DOTALL)
-_BRACKETED_IRI = re.compile(_IRI)
 _UNARY_RUN = re.compile(
     rb"[!+\-](?:(?:[\s(]|#[^\n\r]*)*[!+\-]){" + str(MAX_UNARY_RUN).encode() + rb"}")
 _KEEP = bytes(range(256)).replace(b"\x01", b"(").replace(b"\x02", b")")
 _DROP = bytes(b for b in range(256) if b not in b"()[]{}\x01\x02")
 
 
-def _skeleton_of_iri(m: re.Match[bytes]) -> bytes:
-    """The brackets of an IRI-looking token that could be code after all (``<`` as an
-    operator): matched pairs and unmatched openers; an unmatched closer never counts."""
+def _strip(m: re.Match[bytes]) -> bytes:
+    """A string, comment or IRI-looking token, blanked; but an IRI-looking token that
+    could be code after all (``<`` as an operator) keeps its matched bracket pairs and
+    unmatched openers (an unmatched closer inside it never counts)."""
+    token = m.group()
+    if token[0] != 60 or (b"(" not in token and b"[" not in token):  # 60: '<'
+        return b" "
     out = bytearray(b" ")
     opened = 0
-    for ch in m.group():
+    for ch in token:
         if ch in b"([":
             out.append(ch)
             opened += 1
@@ -245,13 +248,7 @@ def nesting(text: str | bytes, *, unary: bool = True, limit: int = MAX_DEPTH,
                        iri_operators=iri_operators)
         if head.depth > limit:
             return Nesting(head.depth, run)
-    if iri_operators:
-        code = _OPAQUE_PLAIN.sub(b" ", data)
-        if b"<" in code:
-            code = _BRACKETED_IRI.sub(_skeleton_of_iri, code)
-    else:
-        code = _OPAQUE.sub(b" ", data)
-    return Nesting(bracket_depth(code), run)
+    return Nesting(bracket_depth(_OPAQUE.sub(_strip if iri_operators else b" ", data)), run)
 
 
 def bracket_depth(code: bytes) -> int:
