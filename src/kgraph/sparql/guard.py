@@ -154,6 +154,8 @@ _COMMENT = (rb"|#[^\n\r]*"
 _IRI = rb"<[^<>\"{}|^`\\\x00-\x20]*>"
 #: Strings, comments and IRIs, longest forms first (Turtle and SPARQL share them).
 _OPAQUE = re.compile(_STRING + _COMMENT + rb"|" + _IRI, re.DOTALL)
+#: The start of an IRI-looking token with a bracket in it (no need to find its end).
+_BRACKETED_IRI = re.compile(rb"<[^<>\"{}|^`\\\x00-\x20()\[]*[(\[]")
 _UNARY_RUN = re.compile(
     rb"[!+\-](?:(?:[\s(]|#[^\n\r]*)*[!+\-]){" + str(MAX_UNARY_RUN).encode() + rb"}")
 _KEEP = bytes(range(256)).replace(b"\x01", b"(").replace(b"\x02", b")")
@@ -248,7 +250,9 @@ def nesting(text: str | bytes, *, unary: bool = True, limit: int = MAX_DEPTH,
                        iri_operators=iri_operators)
         if head.depth > limit:
             return Nesting(head.depth, run)
-    return Nesting(bracket_depth(_OPAQUE.sub(_strip if iri_operators else b" ", data)), run)
+    # Only IRI-looking tokens with brackets need the (Python) callback; most texts have none.
+    strip = _strip if iri_operators and _BRACKETED_IRI.search(data) else b" "
+    return Nesting(bracket_depth(_OPAQUE.sub(strip, data)), run)
 
 
 def bracket_depth(code: bytes) -> int:
