@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import subprocess
 import sys
 import threading
@@ -150,7 +151,9 @@ def test_every_request_is_logged_with_its_timing(server) -> None:
     while "probe=log-line" not in server.log() and time.monotonic() < deadline:
         time.sleep(0.1)
     line = next(x for x in server.log().splitlines() if "probe=log-line" in x)
-    assert "GET /health?probe=log-line 200" in line and line.rstrip().endswith("ms")
+    record = json.loads(line)  # structured: one JSON object per line
+    assert record["method"] == "GET" and record["path"] == "/health?probe=log-line"
+    assert record["status"] == 200 and record["request_id"] and record["ms"] >= 0
 
 
 def test_rejected_update_changes_nothing(server) -> None:

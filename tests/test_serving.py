@@ -427,6 +427,22 @@ def test_remote_engine_is_served_without_writer_or_executors(tmp_path: Path) -> 
             with requests.Session() as fresh:
                 r = fresh.get(srv.sparql, params={"query": CHEAP}, headers=JSON, timeout=30)
             assert r.status_code == 200 and r.json()["boolean"] is True
+        # Each worker caches answers; a write through one must invalidate them all.
+        count = "SELECT (COUNT(*) AS ?n) { ?s ?p ?o }"
+        before: set[str] = set()
+        for _ in range(8):  # fresh connections land on both workers
+            with requests.Session() as fresh:
+                r = fresh.get(srv.sparql, params={"query": count}, headers=JSON, timeout=30)
+            assert r.json()["results"]["bindings"][0]["n"]["value"] == "6"
+            before.add(r.headers["ETag"])
+        r = requests.post(srv.sparql, headers=auth(), timeout=30, data={
+            "update": "INSERT DATA { <http://example.org/x> <http://example.org/p> 1 }"})
+        assert r.status_code == 204
+        for _ in range(8):
+            with requests.Session() as fresh:
+                r = fresh.get(srv.sparql, params={"query": count}, headers=JSON, timeout=30)
+            assert r.json()["results"]["bindings"][0]["n"]["value"] == "7"
+            assert r.headers["ETag"] not in before
     finally:
         srv.stop()
         engine.terminate()

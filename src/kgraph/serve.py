@@ -35,6 +35,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -114,9 +115,10 @@ def worker_app() -> Any:
     """The app factory granian calls in each worker process."""
     settings = settings_from_json(os.environ[ENV_SETTINGS])
     die_with_parent(int(os.environ.get("KGRAPH_SERVE_PARENT", "0")) or None)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from .web import create_app
+    from .web.logs import configure_logging
+
+    configure_logging()  # one JSON object per line on stderr
 
     store: Store
     if settings.store_url:
@@ -191,6 +193,9 @@ def _serve_granian(settings: Settings, env: dict[str, str]) -> None:
     os.environ.update(env)
     os.environ[ENV_SETTINGS] = settings_to_json(settings)
     os.environ["KGRAPH_SERVE_PARENT"] = str(os.getpid())
+    # One id per server run: every worker gives one answer the same ETag (a revalidation
+    # may reach another worker), and a restart never revives an old ETag.
+    os.environ["KGRAPH_BOOT_ID"] = uuid.uuid4().hex
     # Spawned, not forked: a worker inherits no thread, lock or pipe of this process.
     multiprocessing.set_start_method("spawn", force=True)
     stop = threading.Event()
@@ -278,8 +283,17 @@ def _run_remote(settings: Settings) -> int:
     except StoreError as exc:
         print(f"kgraph: {exc}", file=sys.stderr)
         return 1
-    with contextlib.suppress(KeyboardInterrupt):
-        _serve_granian(settings, {})
+    # The workers share one write counter, so that a write through any of them
+    # invalidates every worker's answer cache before it is acknowledged.
+    shared = Path(tempfile.mkdtemp(prefix="kgraph-versions-"))
+    try:
+        from .store.snapshots import VersionCounter
+
+        VersionCounter(shared, writable=True).close()  # created once, before any worker
+        with contextlib.suppress(KeyboardInterrupt):
+            _serve_granian(replace(settings, version_dir=shared), {})
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
     return 0
 
 
@@ -288,8 +302,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="server.py", description="Serve the kgraph SPARQL endpoint")
     add_serve_arguments(parser)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from .web.logs import configure_logging
+
+    configure_logging()
     return run(settings_from_args(args))
 
 

@@ -160,8 +160,9 @@ class _Writer:
 def writer_main() -> int:
     """Entry point of the writer process."""
     die_with_parent(int(os.environ.get("KGRAPH_SERVE_PARENT", "0")) or None)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s[writer]: %(message)s")
+    from ..web.logs import configure_logging
+
+    configure_logging()  # JSON lines on stderr, like the workers'
     from ..bootstrap import ensure_loaded
     from .oxigraph import OxigraphStore
     from .snapshots import Publisher
