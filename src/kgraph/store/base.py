@@ -8,8 +8,9 @@ edge, so the protocol layer never needs to know which engine answered.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO, Protocol, runtime_checkable
 
 from pyoxigraph import BlankNode, Literal, NamedNode, Quad, Triple
@@ -156,6 +157,22 @@ class Store(Protocol):
         ...
 
     def add_quads(self, quads: Iterable[Quad]) -> None: ...
+
+    def bulk_load(
+        self,
+        paths: Sequence[Path],
+        *,
+        graph: str | None = None,
+        progress: Callable[..., None] | None = None,
+    ) -> int:
+        """Load RDF files by the engine's fastest route, with bounded memory, all or nothing.
+
+        Returns the number of quads loaded. ``progress`` is called as it goes, with
+        ``(bytes_read, lines_read)`` by a store that reads the files itself and with
+        ``(statements_sent,)`` by one that sends statements (see kgraph.loader).
+        Optional: kgraph.loader falls back to :meth:`load` when a store lacks it.
+        """
+        ...
 
     def replace_graph(self, graph: str | None, quads: Iterable[Quad]) -> None:
         """Atomically replace a graph's content (``None``: the default graph)."""
