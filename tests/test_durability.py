@@ -341,9 +341,9 @@ def _client_gone(server: ServerProcess, headers: dict[str, str], payload: bytes)
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "bug since the granian server (f18addd): the WSGI app receives a body cut short (connection "
-    "closed before Content-Length, or a broken/unterminated chunked body) as if complete, and "
-    "PUT replaces the graph with it; waitress (8f50b6e) passed"))
+    "bug since the granian server (f18addd): a chunked body cut short, unterminated or with an "
+    "invalid chunk size reaches the app as complete (or empty), and PUT replaces the graph with "
+    "it; the Content-Length case is fixed (2a3cbcb); waitress (8f50b6e) passed all"))
 def test_client_gone_mid_upload_changes_nothing(tmp_path: Path) -> None:
     """A PUT whose body never arrives whole (the client died, the network broke) must not
     replace the graph with what did arrive: the graph stays as it was."""
