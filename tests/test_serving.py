@@ -20,6 +20,8 @@ import psutil
 import pytest
 import requests
 
+from kgraph.store.base import RdfSyntaxError
+
 from .support import ServerProcess, auth
 
 RUNAWAY = "SELECT (COUNT(*) AS ?n) { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
@@ -337,6 +339,22 @@ def test_pooled_store_implements_the_store_interface(pooled: object) -> None:
     out = io.BytesIO()
     store.dump(out, "application/n-quads")
     assert out.getvalue().count(b"\n") == 3
+
+
+def test_pooled_store_bulk_load_is_one_write(pooled: object, tmp_path: Path) -> None:
+    good, bad = tmp_path / "good.nt", tmp_path / "bad.ttl"
+    ex = "http://example.org/bulk/"
+    good.write_text(f"<{ex}a> <{ex}p> \"1\" .\n<{ex}b> <{ex}p> \"2\" .\n", encoding="utf-8")
+    bad.write_text(f"<{ex}c> <{ex}p> .\n", encoding="utf-8")
+    seen: list[tuple[int, ...]] = []
+    v0 = pooled.version()  # type: ignore[attr-defined]
+    with pytest.raises(RdfSyntaxError):  # a bad file: nothing of the good one is stored
+        pooled.bulk_load([good, bad], graph=ex + "g")  # type: ignore[attr-defined]
+    assert pooled.version() == v0 and not pooled.contains_graph(ex + "g")  # type: ignore[attr-defined]
+    n = pooled.bulk_load([good], graph=ex + "g",  # type: ignore[attr-defined]
+                         progress=lambda *a: seen.append(a))
+    assert n == 2 and pooled.count(ex + "g") == 2 and seen == [(good.stat().st_size, 2)]  # type: ignore[attr-defined]
+    pooled.drop_graph(ex + "g")  # type: ignore[attr-defined]
 
 
 def test_pooled_store_writes_answers_in_the_chosen_media_type(pooled: object) -> None:

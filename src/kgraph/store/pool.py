@@ -35,7 +35,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -765,6 +765,24 @@ class PooledStore:
 
     def drop_graph(self, graph: str | None) -> bool:
         return bool(self._write("drop_graph", graph))
+
+    def bulk_load(self, paths: Sequence[Path], *, graph: str | None = None,
+                  progress: Callable[..., None] | None = None) -> int:
+        """Files loaded while the server runs: parsed here, stored as one write (all or
+        nothing). Memory grows with the files; ``kgraph load`` on a stopped server streams
+        through the engine's bulk loader instead."""
+        from ..loader import media_type_for
+        from ..rdf import parse_rdf
+
+        quads: list[Quad] = []
+        for path in paths:
+            data = Path(path).read_bytes()
+            quads.extend(parse_rdf(data, media_type_for(Path(path)), graph=graph,
+                                   base_iri=Path(path).resolve().as_uri()))
+            if progress is not None:
+                progress(len(data), data.count(b"\n"))
+        self.add_quads(quads)
+        return len(quads)
 
     def close(self) -> None:
         self.pool.close()
