@@ -771,10 +771,6 @@ def test_broken_framing(live: LiveServer) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "bug since the granian server (f18addd): a chunked body unterminated or with an invalid "
-    "chunk size reaches the app as a complete (shorter or empty) body: applied, or answered "
-    "204; the Content-Length case is fixed (2a3cbcb)"))
 def test_incomplete_requests_are_not_applied(live: LiveServer) -> None:
     """A request the client never finished is no request: no 2xx, and nothing applied."""
     answered = {}

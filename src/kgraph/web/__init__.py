@@ -139,6 +139,10 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     return app
 
 
+#: Set in the WSGI environ when the body came chunked (its framing is gone by then).
+CHUNKED_KEY = "kgraph.chunked"
+
+
 def _buffer_chunked_body(environ: dict[str, object], limit: int) -> None:
     """Read a body of unknown length (chunked) up to ``limit`` bytes, or 413.
 
@@ -163,6 +167,7 @@ def _buffer_chunked_body(environ: dict[str, object], limit: int) -> None:
     environ["CONTENT_LENGTH"] = str(size)
     environ.pop("wsgi.input_terminated", None)
     environ.pop("HTTP_TRANSFER_ENCODING", None)  # the body is no longer chunked
+    environ[CHUNKED_KEY] = True  # writes refuse such a body (kgraph.web.auth)
 
 
 def _install_request_hooks(app: Flask, settings: Settings) -> None:

@@ -35,7 +35,8 @@ def token_matches(given: str, expected: str | None) -> bool:
 
 
 def require_write_access(settings: Settings) -> None:
-    """Raise a 401/403 :class:`ProtocolError` unless this request may write."""
+    """Raise a 401/403 :class:`ProtocolError` unless this request may write (411 for a
+    body without a Content-Length)."""
     if not settings.allow_update:
         raise ProtocolError(403, "writes are disabled on this endpoint (start it with --allow-update)")
     header = request.headers.get("Authorization", "")
@@ -44,3 +45,9 @@ def require_write_access(settings: Settings) -> None:
         raise ProtocolError(401, "writes need 'Authorization: Bearer <token>'", _CHALLENGE)
     if not token_matches(given.strip(), settings.token):
         raise ProtocolError(403, "the bearer token is not valid for writes", _INVALID)
+    if request.environ.get("kgraph.chunked") or request.headers.get("Transfer-Encoding"):
+        # A write's body must say its length: with chunked framing the HTTP server may hand
+        # the app a body the client never finished (granian does, measured), and half an
+        # upload must never be stored. Content-Length lets the app tell (a short body: 400).
+        raise ProtocolError(411, "a write must send its body with a Content-Length "
+                                 "(Transfer-Encoding is not accepted for writes)")
