@@ -17,7 +17,6 @@ import io
 import logging
 import os
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,9 +28,9 @@ from ..sparql.protocol import Endpoint, ProtocolError
 from ..store import Store, open_store
 from .cache import AnswerCache
 from .errors import register_error_handlers
-from .fastpath import CachedAnswers
+from .fastpath import FastQueries
 from .limits import Gate, Slot
-from .logs import info, loggable_path
+from .logs import access_log, info, loggable_path
 
 #: ``module:attribute`` of every blueprint the app serves.
 BLUEPRINTS = [
@@ -132,7 +131,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         app.register_blueprint(getattr(importlib.import_module(module), attr))
     register_error_handlers(app)
     _install_request_hooks(app, settings)
-    app.wsgi_app = CachedAnswers(app.wsgi_app, kg)  # type: ignore[method-assign]
+    app.wsgi_app = FastQueries(app.wsgi_app, kg)  # type: ignore[method-assign]
     if settings.allow_update and not settings.token:
         log.warning("updates are enabled but no token is configured (KGRAPH_TOKEN): every "
                     "write will be refused")
@@ -227,11 +226,7 @@ def _install_request_hooks(app: Flask, settings: Settings) -> None:
         length = response.content_length
 
         def _log() -> None:
-            ms = round((time.perf_counter() - state.started) * 1000, 2)
-            log.info("%s %s %s %.1fms", method, path, status, ms, extra={
-                "request_id": state.rid, "method": method, "path": path, "status": status,
-                "ms": ms, "bytes": length if length is not None else state.bytes,
-                "error": state.error})
+            access_log(state, method, path, status, length)
 
         response.call_on_close(_log)
         return response

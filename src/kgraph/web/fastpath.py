@@ -1,150 +1,246 @@
-"""A WSGI fast path for repeated queries: a cached answer (or its 304) without Flask.
+"""A WSGI fast path for plain SPARQL queries: the whole request without Flask.
 
-A repeated ``GET /sparql?query=...`` whose answer is in the cache costs mostly
-the framework: routing, request and response objects, hooks. This middleware
-answers exactly those requests itself, with the same bytes and headers the
-Flask view would send (a test compares the two), and hands every other request
-— anything unusual, malformed, or not cached — to the app unchanged, so every
-decision about errors stays in one place.
+A query (``GET``/``HEAD /sparql?query=...``, or a ``POST`` of a form with ``query=`` or
+of ``application/sparql-query``) costs mostly the framework when its answer is cheap:
+routing, request and response objects, hooks. This middleware answers those requests
+itself through the same functions the Flask view calls (size checks, the protocol's
+parse, negotiation, the answer cache, the evaluation gate, evaluation) and sends the
+same status, headers and body (``tests/test_fastpath.py`` compares the two).
+
+Everything else goes to the Flask app unchanged: other paths, updates, a request with
+no query (the service description), anything unusual (a chunked or long body, bytes
+outside ASCII in the query string or form). And an exception the fast path meets is
+handed to the app too (``FAILED_KEY`` in the environ): the view raises it, so its
+status and body come from the app's own error handlers.
 """
 
 from __future__ import annotations
 
-import logging
-import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+import functools
+import io
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from werkzeug.datastructures import MultiDict
+from werkzeug.http import HTTP_STATUS_CODES, parse_options_header
 
-from ..sparql.protocol import ProtocolError, QueryOperation, parse_request
-from .cache import etag_matches, request_digest, versioned_key
-from .limits import check_text_size
-from .logs import ENVIRON_KEY, RequestInfo, loggable_path, request_id
-from .responses import LOOKUP_KEY, Choice, query_choices_for
+from ..sparql.protocol import FORM, QUERY_TYPE, QueryOperation, parse_request, require_utf8_params
+from .limits import Slot
+from .logs import ENVIRON_KEY, RequestInfo, access_log, loggable_path, request_id
+from .responses import (
+    FAILED_KEY,
+    Answer,
+    Plan,
+    cached_answer,
+    evaluate_answer,
+    format_param,
+    plan_query,
+)
+from .sparql_views import check_sizes
 
 if TYPE_CHECKING:
     from . import KGraph
-
-log = logging.getLogger("kgraph.http")
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 #: Longest query string the fast path looks at (longer ones go the full way).
 MAX_FAST_QUERY_STRING = 16 * 1024
-
-
-@dataclass(frozen=True, slots=True)
-class Lookup:
-    """What the fast path worked out for a request it then left to the view (a miss)."""
-
-    op: QueryOperation
-    solutions: Choice | str
-    graph: Choice | str
-    version: int
-    key: tuple[int, bytes]
-    etag: str
-
+#: Longest POST body the fast path reads (a longer one goes the full way, which reads it
+#: under werkzeug's own form limits).
+MAX_FAST_BODY = 64 * 1024
+#: Most parameters in a POSTed form the fast path reads (werkzeug's limit is 1000).
+MAX_FAST_FORM_FIELDS = 500
 
 #: Requests the fast path remembers it has read (query string and Accept), and the
 #: longest query string it remembers: clients repeat the same few requests.
 MAX_MEMO = 2048
 MAX_MEMO_QUERY_STRING = 2048
 
-_Parsed = tuple[QueryOperation, "Choice | str", "Choice | str", bytes]
+_EMPTY: MultiDict[str, str] = MultiDict()
 
 
-class CachedAnswers:
+def _status_line(code: int) -> str:
+    return f"{code} {HTTP_STATUS_CODES.get(code, 'UNKNOWN').upper()}"
+
+
+_STATUS = {code: _status_line(code) for code in (200, 304)}
+
+
+@functools.lru_cache(maxsize=64)
+def _content_type(value: str) -> tuple[str, str | None]:
+    """``(mimetype, charset)`` of a Content-Type header, read as werkzeug reads it."""
+    mimetype, options = parse_options_header(value)
+    return mimetype.lower(), options.get("charset")
+
+
+def _params(raw: str, where: str) -> MultiDict[str, str]:
+    """The parameters of an ASCII query string or form body, as the view reads them
+    (``require_utf8_params`` first, so that nothing is silently replaced)."""
+    require_utf8_params(raw.encode("ascii"), where)
+    return MultiDict(parse_qsl(raw, keep_blank_values=True, encoding="utf-8", errors="strict"))
+
+
+class FastQueries:
     """WSGI middleware in front of the Flask app (see the module docstring)."""
 
     def __init__(self, app: WSGIApp, kg: KGraph) -> None:
         self.app = app
         self.kg = kg
-        #: What a (query string, Accept) asks for: reading it is deterministic.
-        self._memo: dict[tuple[str, str | None], _Parsed] = {}
+        #: Switched off, every request goes to the app (the tests compare both ways).
+        self.enabled = True
+        #: What a GET's (query string, Accept) asks for: reading it is deterministic.
+        self._memo: dict[tuple[str, str | None], Plan] = {}
         origins = kg.settings.cors_origins
         self.cors = [("Access-Control-Allow-Origin", origins),
                      ("Access-Control-Expose-Headers", "Content-Type, Location, ETag, X-Request-Id"),
                      ] if origins else []
-        self.vary = "Accept, Origin" if origins else "Accept"
+        self.max_body = kg.settings.max_body_bytes
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") != "/sparql" or not self.enabled \
+                or environ.get("HTTP_TRANSFER_ENCODING"):
+            return self.app(environ, start_response)
         method = environ.get("REQUEST_METHOD")
-        if (method == "GET" or method == "HEAD") and environ.get("PATH_INFO") == "/sparql" \
-                and not environ.get("CONTENT_LENGTH") and self.kg.cache.enabled:
-            started = time.perf_counter()
-            try:
-                found = self._lookup(environ)
-            except (ProtocolError, ValueError, UnicodeError):
-                found = None  # the full path gives the proper answer
-            if found is not None:
-                return self._send(environ, start_response, method, started, *found)
-        return self.app(environ, start_response)
-
-    def _request(self, raw: str, accept: str | None) -> _Parsed | None:
-        """What a query string and an Accept header ask for (``None``: the view must judge)."""
-        args = MultiDict(parse_qsl(raw, keep_blank_values=True, encoding="utf-8", errors="strict"))
-        op = parse_request("GET", "", None, args, MultiDict(), b"")
-        if not isinstance(op, QueryOperation):
-            return None
-        kg = self.kg
-        check_text_size(op.query, kg.settings, "query")
-        solutions, graph = query_choices_for(args.get("format"), accept)
-        if isinstance(solutions, str) and isinstance(graph, str):
-            return None
-        media = (None if isinstance(solutions, str) else solutions[0],
-                 None if isinstance(graph, str) else graph[0])
-        digest = request_digest(kg.store_id, op.query, op.default_graph_uri, op.named_graph_uri,
-                                op.inference, media)
-        return op, solutions, graph, digest
-
-    def _lookup(self, environ: dict[str, Any]) -> tuple[int, str, bytes, str] | None:
-        """``(status, content type, body, etag)`` of a cached answer or a 304, else ``None``."""
         raw = environ.get("QUERY_STRING", "")
-        if not raw or len(raw) > MAX_FAST_QUERY_STRING:
-            return None
-        accept = environ.get("HTTP_ACCEPT")
-        memo_key = (raw, accept)
-        parsed = self._memo.get(memo_key)
-        if parsed is None:
-            parsed = self._request(raw, accept)
-            if parsed is None:
-                return None
-            if len(raw) <= MAX_MEMO_QUERY_STRING:
-                if len(self._memo) >= MAX_MEMO:
-                    self._memo.clear()
-                self._memo[memo_key] = parsed
-        op, solutions, graph, digest = parsed
+        if len(raw) > MAX_FAST_QUERY_STRING or not raw.isascii():
+            return self.app(environ, start_response)
+        declared = environ.get("CONTENT_LENGTH")
+        if method == "GET" or method == "HEAD":
+            if declared or not raw:
+                return self.app(environ, start_response)
+            length = 0
+        elif method == "POST":
+            if not declared or not declared.isdigit() or not declared.isascii():
+                return self.app(environ, start_response)
+            length = int(declared)
+            if length > MAX_FAST_BODY or (self.max_body and length > self.max_body):
+                return self.app(environ, start_response)
+        else:
+            return self.app(environ, start_response)
+        state = RequestInfo(request_id(environ.get("HTTP_X_REQUEST_ID")))
+        environ[ENVIRON_KEY] = state
+        try:
+            answer = self._answer(environ, method, raw, length, state)
+        except Exception as exc:  # the app's error handlers answer it
+            environ[FAILED_KEY] = exc
+            return self.app(environ, start_response)
+        if answer is None:
+            return self.app(environ, start_response)
+        return self._send(environ, start_response, method, raw, state, answer)
+
+    def _answer(self, environ: dict[str, Any], method: str, raw: str, length: int,
+                state: RequestInfo) -> Answer | None:
+        """The answer to a plain query, or ``None``: the app must take this request."""
         kg = self.kg
+        accept = environ.get("HTTP_ACCEPT")
+        plan = None
+        if length == 0 and method != "POST":
+            memo_key = (raw, accept)
+            plan = self._memo.get(memo_key)
+            if plan is None:
+                check_sizes(kg.settings, method, "", len(raw), None)
+                args = _params(raw, "query string")
+                op = parse_request(method, "", None, args, _EMPTY, b"")
+                if not isinstance(op, QueryOperation):
+                    return None
+                plan = plan_query(kg, op, format_param(method, "", args, None), accept)
+                if len(raw) <= MAX_MEMO_QUERY_STRING:
+                    if len(self._memo) >= MAX_MEMO:
+                        self._memo.clear()
+                    self._memo[memo_key] = plan
+        else:
+            mimetype, charset = _content_type(environ.get("CONTENT_TYPE", ""))
+            if mimetype != FORM and mimetype != QUERY_TYPE:
+                return None
+            body = environ["wsgi.input"].read(length) if length else b""
+            # the app may read it again (a fall-back, an error)
+            environ["wsgi.input"] = io.BytesIO(body)
+            environ.pop("wsgi.input_terminated", None)
+            if len(body) != length:
+                return None  # the client went away: the app says so
+            form = None
+            if mimetype == FORM and (not body.isascii()
+                                     or body.count(b"&") >= MAX_FAST_FORM_FIELDS):
+                return None
+            check_sizes(kg.settings, method, mimetype, len(raw), length)
+            args = _params(raw, "query string")
+            if mimetype == FORM:
+                form = _params(body.decode("ascii"), "form body")
+            op = parse_request(method, mimetype, charset, args, form if form is not None
+                               else _EMPTY, b"" if form is not None else body)
+            if not isinstance(op, QueryOperation):
+                return None
+            plan = plan_query(kg, op, format_param(method, mimetype, args, form), accept)
         version = kg.store.version()
-        key, etag = versioned_key(version, digest)
-        if etag_matches(environ.get("HTTP_IF_NONE_MATCH"), etag):
-            return 304, "", b"", etag
-        hit = kg.cache.peek(key)
-        if hit is None:  # the view evaluates it, and need not work all this out again
-            environ[LOOKUP_KEY] = Lookup(op, solutions, graph, version, key, etag)  # type: ignore[arg-type]
-            return None
-        return 200, hit.content_type, hit.body, etag
+        answer, key, etag = cached_answer(kg, plan, version, environ.get("HTTP_IF_NONE_MATCH"),
+                                          method)
+        if answer is None:
+            answer = evaluate_answer(kg, plan, version, key, etag, state, method, "/sparql")
+        return answer
 
     def _send(self, environ: dict[str, Any], start_response: Callable[..., Any], method: str,
-              started: float, status: int, content_type: str, body: bytes,
-              etag: str) -> Iterable[bytes]:
-        rid = request_id(environ.get("HTTP_X_REQUEST_ID"))
-        environ[ENVIRON_KEY] = RequestInfo(rid)
-        headers = [("ETag", etag), ("Vary", self.vary),
-                   ("Cache-Control", self.kg.cache_control), ("X-Request-Id", rid), *self.cors]
-        if status == 200:
-            headers[:0] = [("Content-Type", content_type), ("Content-Length", str(len(body)))]
-            start_response("200 OK", headers)
-        else:
-            start_response("304 NOT MODIFIED", headers)
-            body = b""
-        if log.isEnabledFor(logging.INFO):
-            path = loggable_path("/sparql", environ.get("QUERY_STRING", "").encode("latin-1"))
-            ms = round((time.perf_counter() - started) * 1000, 2)
-            log.info("%s %s %s %.1fms", method, path, status, ms, extra={
-                "request_id": rid, "method": method, "path": path, "status": status, "ms": ms,
-                "bytes": len(body), "error": None})
-        return [body] if method == "GET" else []
+              raw: str, state: RequestInfo, answer: Answer) -> Iterable[bytes]:
+        headers = list(answer.headers.items())
+        if self.cors:
+            headers = [(k, v + ", Origin") if k == "Vary" else (k, v) for k, v in headers]
+        status = answer.status
+        body = answer.body
+        stream = answer.stream
+        if status != 304:
+            headers.append(("Content-Type", answer.content_type))  # type: ignore[arg-type]
+            if stream is None:
+                headers.append(("Content-Length", str(len(body))))
+        headers.append(("X-Request-Id", state.rid))
+        headers.extend(self.cors)
+        line = _STATUS.get(status) or _status_line(status)
+        path = loggable_path("/sparql", raw.encode("ascii"))
+        slot = answer.slot
+        if stream is None or method == "HEAD":
+            try:
+                start_response(line, headers)
+            finally:
+                if slot is not None:
+                    slot.release()
+                if stream is not None:
+                    close = getattr(stream, "close", None)
+                    if close is not None:
+                        close()
+            access_log(state, method, path, status, len(body) if stream is None else None)
+            return [body] if method != "HEAD" else []
+        try:
+            start_response(line, headers)
+        except BaseException:
+            if slot is not None:
+                slot.release()
+            raise
+        return _Streamed(stream, slot, state, method, path)
+
+
+class _Streamed:
+    """A streamed answer: its evaluation slot is freed and its access line written once
+    the server closes it (sent, cut off, or never iterated)."""
+
+    __slots__ = ("_chunks", "_slot", "_state", "_method", "_path")
+
+    def __init__(self, chunks: Iterator[bytes], slot: Slot | None, state: RequestInfo,
+                 method: str, path: str) -> None:
+        self._chunks = chunks
+        self._slot = slot
+        self._state = state
+        self._method = method
+        self._path = path
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self._chunks
+
+    def close(self) -> None:
+        try:
+            close = getattr(self._chunks, "close", None)
+            if close is not None:
+                close()
+        finally:
+            if self._slot is not None:
+                self._slot.release()
+                self._slot = None
+                access_log(self._state, self._method, self._path, 200, None)

@@ -137,6 +137,19 @@ class RequestInfo:
 
 ENVIRON_KEY = "kgraph.request"
 
+_access = logging.getLogger("kgraph.http")
+
+
+def access_log(state: RequestInfo, method: str, path: str, status: int,
+               length: int | None) -> None:
+    """The one access log line of a request (``length``: bytes sent, when known up front)."""
+    if not _access.isEnabledFor(logging.INFO):
+        return
+    ms = round((time.perf_counter() - state.started) * 1000, 2)
+    _access.info("%s %s %s %.1fms", method, path, status, ms, extra={
+        "request_id": state.rid, "method": method, "path": path, "status": status, "ms": ms,
+        "bytes": length if length is not None else state.bytes, "error": state.error})
+
 
 def info(environ: dict[str, object]) -> RequestInfo:
     """The request's :class:`RequestInfo` (made on first use)."""

@@ -13,23 +13,26 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from flask import Request, Response, request
+from werkzeug.datastructures import MultiDict
 
 from ..namespaces import PREFIXES
 from ..sparql import results as fmt
 from ..sparql.conneg import negotiate
 from ..sparql.protocol import FORM, ProtocolError, QueryOperation
 from ..store.base import DatasetSpec, GraphResult, SelectResult
-from .cache import CachedAnswer, answer_key, etag_matches
-from .limits import check_text_size, hold_until_sent
-from .logs import info
-
-LOOKUP_KEY = "kgraph.lookup"  # set by kgraph.web.fastpath on a miss
+from .cache import CachedAnswer, etag_matches, request_digest, versioned_key
+from .limits import Slot, check_text_size, hold_until_sent
+from .logs import RequestInfo, info
 
 if TYPE_CHECKING:
     from . import KGraph
+
+#: An exception the WSGI fast path met, for the view to raise (kgraph.web.fastpath).
+FAILED_KEY = "kgraph.failed"
 
 log = logging.getLogger("kgraph.http")
 
@@ -60,9 +63,16 @@ def _choice(formats: list[fmt.ResultFormat], name: str | None, accept: str | Non
 
 
 def _format_param(req: Request) -> str | None:
-    name = req.args.get("format")
-    if name is None and req.method == "POST" and req.mimetype == FORM:
-        name = req.form.get("format")
+    return format_param(req.method, req.mimetype, req.args, req.form if req.method == "POST"
+                        and req.mimetype == FORM else None)
+
+
+def format_param(method: str, mimetype: str, args: MultiDict[str, str],
+                 form: MultiDict[str, str] | None) -> str | None:
+    """The ``format`` parameter of a request: the query string's, else a POSTed form's."""
+    name = args.get("format")
+    if name is None and method == "POST" and mimetype == FORM and form is not None:
+        name = form.get("format")
     return name
 
 
@@ -107,48 +117,84 @@ def rdf_content_type(media: str) -> str:
     return media + "; charset=utf-8" if media.startswith("text/") else media
 
 
-def answer_query(kg: KGraph, op: QueryOperation, req: Request | None = None) -> Response:
-    """The response to a query: from the cache, a 304, or evaluated (streamed when large)."""
-    if req is None:
-        req = request._get_current_object()  # type: ignore[attr-defined]
-    settings = kg.settings
-    store = kg.store
-    method = req.method
-    pre = req.environ.get(LOOKUP_KEY)
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What a query request asks for, whatever the store's state: the operation, the
+    negotiated choices for both kinds of answer, and the digest of the cache key."""
+
+    op: QueryOperation
+    solutions: Choice | str
+    graph: Choice | str
+    digest: bytes
+
+
+def plan_query(kg: KGraph, op: QueryOperation, name: str | None, accept: str | None) -> Plan:
+    """Check a query's size and negotiate its answer (413, 406), for a ``format`` parameter
+    ``name`` and an Accept header."""
+    check_text_size(op.query, kg.settings, "query")
+    solutions, graph = query_choices_for(name, accept)
+    if isinstance(solutions, str) and isinstance(graph, str):
+        raise ProtocolError(406, f"{solutions} (for SELECT and ASK); "
+                                 f"{graph} (for CONSTRUCT and DESCRIBE)")
+    media = (None if isinstance(solutions, str) else solutions[0],
+             None if isinstance(graph, str) else graph[0])
+    digest = request_digest(kg.store_id, op.query, op.default_graph_uri, op.named_graph_uri,
+                            op.inference, media)
+    return Plan(op, solutions, graph, digest)
+
+
+class Answer:
+    """An answer ready to send, framework-free: status, Content-Type, headers, and either
+    whole bytes (``body``) or chunks (``stream``); ``slot`` is the evaluation slot to free
+    once it has been sent."""
+
+    __slots__ = ("status", "content_type", "headers", "body", "stream", "slot")
+
+    def __init__(self, status: int, content_type: str | None, headers: dict[str, str],
+                 body: bytes = b"", stream: Iterator[bytes] | None = None,
+                 slot: Slot | None = None) -> None:
+        self.status = status
+        self.content_type = content_type
+        self.headers = headers
+        self.body = body
+        self.stream = stream
+        self.slot = slot
+
+
+def cached_answer(kg: KGraph, plan: Plan, version: int, if_none_match: str | None,
+                  method: str) -> tuple[Answer | None, tuple[int, bytes], str]:
+    """``(answer, key, etag)``: the answer is a 304 or a cache hit, ``None`` on a miss; 412
+    for a conditional request that is not a GET or HEAD and names the current answer."""
+    key, etag = versioned_key(version, plan.digest)
+    headers = kg.cache_headers(etag)
+    if etag_matches(if_none_match, etag):
+        if method in ("GET", "HEAD"):
+            return Answer(304, None, headers), key, etag
+        # RFC 9110 §13.1.2: other methods answer 412 when the precondition fails
+        raise ProtocolError(412, "If-None-Match names the current answer; revalidate "
+                                 "with GET", headers)
     cache = kg.cache
-    if pre is not None and pre.op == op:  # the fast path's miss: its work is reused
-        solutions, graph = pre.solutions, pre.graph
-        version, key, etag = pre.version, pre.key, pre.etag
-        headers = kg.cache_headers(etag)
-    else:
-        check_text_size(op.query, settings, "query")
-        solutions, graph = query_choices(req)
-        if isinstance(solutions, str) and isinstance(graph, str):
-            raise ProtocolError(406, f"{solutions} (for SELECT and ASK); "
-                                     f"{graph} (for CONSTRUCT and DESCRIBE)")
-        media = (None if isinstance(solutions, str) else solutions[0],
-                 None if isinstance(graph, str) else graph[0])
-        version = store.version()
-        key, etag = answer_key(kg.store_id, version, op.query, op.default_graph_uri,
-                               op.named_graph_uri, op.inference, media)
-        headers = kg.cache_headers(etag)
-        if etag_matches(req.environ.get("HTTP_IF_NONE_MATCH"), etag):
-            if method in ("GET", "HEAD"):
-                return Response(status=304, headers=headers)
-            # RFC 9110 §13.1.2: other methods answer 412 when the precondition fails
-            raise ProtocolError(412, "If-None-Match names the current answer; revalidate "
-                                     "with GET", headers)
-        if cache.enabled:
-            hit = cache.get(key)
-            if hit is not None:
-                return Response(hit.body, content_type=hit.content_type, headers=headers)
+    if cache.enabled:
+        hit = cache.get(key)
+        if hit is not None:
+            return Answer(200, hit.content_type, headers, hit.body), key, etag
+    return None, key, etag
+
+
+def evaluate_answer(kg: KGraph, plan: Plan, version: int, key: tuple[int, bytes], etag: str,
+                    state: RequestInfo, method: str, path: str) -> Answer:
+    """Evaluate a query that is not cached, under an evaluation slot (held by the answer),
+    keeping a whole or short streamed answer in the cache when no write interfered."""
+    store = kg.store
+    cache = kg.cache
+    headers = kg.cache_headers(etag)
     slot = kg.gate.enter()
     mark = kg.quiet()
     try:
-        text, dataset = kg.endpoint.prepare(op)
+        text, dataset = kg.endpoint.prepare(plan.op)
         if kg.endpoint.calls_remote(text):  # not a function of the store alone
             headers = kg.cache_headers(None)
-        content_type, chunks = _evaluate(kg, text, dataset, solutions, graph)
+        content_type, chunks = _evaluate(kg, text, dataset, plan.solutions, plan.graph)
 
         def stable() -> bool:
             return kg.still_quiet(mark) and store.version() == version
@@ -164,15 +210,40 @@ def answer_query(kg: KGraph, op: QueryOperation, req: Request | None = None) -> 
         if second is None:
             if cache.enabled and "ETag" in headers:
                 keep(first)
-            response = Response(first, content_type=content_type, headers=headers)
-        else:
-            limit = cache.max_bytes if cache.enabled and "ETag" in headers else 0
-            body = _stream([first, _bytes(second)], chunks, keep if limit else None, limit)
-            response = Response(body, content_type=content_type, headers=headers)
+            return Answer(200, content_type, headers, first, slot=slot)
+        limit = cache.max_bytes if cache.enabled and "ETag" in headers else 0
+        body = _stream([first, _bytes(second)], chunks, keep if limit else None, limit,
+                       state, method, path)
+        return Answer(200, content_type, headers, stream=body, slot=slot)
     except BaseException:
         slot.release()
         raise
-    return hold_until_sent(response, slot, method == "HEAD")
+
+
+def answer_query(kg: KGraph, op: QueryOperation, req: Request | None = None) -> Response:
+    """The response to a query: from the cache, a 304, or evaluated (streamed when large)."""
+    if req is None:
+        req = request._get_current_object()  # type: ignore[attr-defined]
+    method = req.method
+    environ = req.environ
+    plan = plan_query(kg, op, _format_param(req), environ.get("HTTP_ACCEPT"))
+    version = kg.store.version()
+    answer, key, etag = cached_answer(kg, plan, version, environ.get("HTTP_IF_NONE_MATCH"),
+                                      method)
+    if answer is None:
+        answer = evaluate_answer(kg, plan, version, key, etag, info(environ), method, req.path)
+    if answer.status == 304:
+        return Response(status=304, headers=answer.headers)
+    slot = answer.slot
+    response = Response(answer.body if answer.stream is None else answer.stream,
+                        content_type=answer.content_type, headers=answer.headers)
+    if slot is None:
+        return response
+    try:
+        return hold_until_sent(response, slot, method == "HEAD")
+    except BaseException:
+        slot.release()
+        raise
 
 
 def _evaluate(
@@ -220,14 +291,15 @@ def _bytes(chunk: str | bytes) -> bytes:
 
 def _stream(
     head: list[bytes], rest: Iterable[str] | Iterable[bytes],
-    keep: Callable[[bytes], None] | None, limit: int,
+    keep: Callable[[bytes], None] | None, limit: int, state: RequestInfo | None = None,
+    method: str | None = None, path: str | None = None,
 ) -> Iterator[bytes]:
     """The chunks of a streamed answer; a complete one of at most ``limit`` bytes is handed to
     ``keep``. An error after the first byte is logged and re-raised, so the server closes the
     connection and the client cannot take the cut answer for a whole one."""
-    # captured now: the generator runs after the request context is gone
-    state = info(request.environ)
-    method, path = request.method, request.path
+    if state is None:  # captured now: the generator runs after the request context is gone
+        state = info(request.environ)
+        method, path = request.method, request.path
 
     def body() -> Iterator[bytes]:
         kept: list[bytes] | None = [] if keep is not None else None

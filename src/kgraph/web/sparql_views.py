@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, render_template, request
 from werkzeug.datastructures import MultiDict
 
+from ..config import Settings
 from ..sparql import results as fmt
 from ..sparql.conneg import accepts_html, negotiate
 from ..sparql.protocol import (
@@ -20,7 +21,7 @@ from ..sparql.service_description import SD_PREFIXES, describe
 from ..store.base import GraphResult
 from .auth import require_write_access
 from .limits import check_declared_length, check_text_size
-from .responses import LOOKUP_KEY, answer_query, result_response
+from .responses import FAILED_KEY, answer_query, result_response
 
 bp = Blueprint("sparql", __name__)
 
@@ -35,22 +36,13 @@ def sparql() -> Response:
     method = req.method
     if method == "OPTIONS":
         return Response(status=204, headers={"Allow": ALLOW})
-    pre = req.environ.get(LOOKUP_KEY)
-    if pre is not None and method in ("GET", "HEAD"):
-        # the fast path already read this query string (strictly) and found no cached answer
-        return answer_query(kg, pre.op, req)
+    failed = req.environ.pop(FAILED_KEY, None)
+    if failed is not None:  # the WSGI fast path met this error: the app's handlers answer it
+        raise failed
     settings = kg.settings
     mimetype = req.mimetype
     is_form = mimetype == FORM
-    limit = settings.max_query_bytes
-    if limit and len(req.query_string) > 3 * limit + FORM_SLACK:
-        check_declared_length(len(req.query_string), 3 * limit + FORM_SLACK, "query string")
-    if method == "POST" and limit:
-        # the body is (nearly) all query or update text: refuse a long one before reading it
-        if is_form:  # percent-encoding triples a byte at worst
-            check_declared_length(req.content_length, 3 * limit + FORM_SLACK, "form body")
-        elif mimetype in (QUERY_TYPE, UPDATE_TYPE):
-            check_declared_length(req.content_length, limit, "request body")
+    check_sizes(settings, method, mimetype, len(req.query_string), req.content_length)
     require_utf8_params(req.query_string, "query string")
     if is_form and method == "POST":
         require_utf8_params(req.get_data(cache=True), "form body")
@@ -71,6 +63,21 @@ def sparql() -> Response:
     with kg.writing():
         kg.endpoint.update(op)
     return Response(status=204)
+
+
+def check_sizes(settings: Settings, method: str, mimetype: str, query_string: int,
+                content_length: int | None) -> None:
+    """413 for a query string or a POST body too long to hold a query or update of at most
+    ``settings.max_query_bytes``, before either is read."""
+    limit = settings.max_query_bytes
+    if limit and query_string > 3 * limit + FORM_SLACK:
+        check_declared_length(query_string, 3 * limit + FORM_SLACK, "query string")
+    if method == "POST" and limit:
+        # the body is (nearly) all query or update text: refuse a long one before reading it
+        if mimetype == FORM:  # percent-encoding triples a byte at worst
+            check_declared_length(content_length, 3 * limit + FORM_SLACK, "form body")
+        elif mimetype in (QUERY_TYPE, UPDATE_TYPE):
+            check_declared_length(content_length, limit, "request body")
 
 
 def _service_description() -> Response:
