@@ -26,23 +26,27 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   touch "$stamp"
 fi
 
-# owlready2 runs HermiT on a Java runtime (17 is enough; Pellet is not used).
+# System packages, from Debian, installed only when missing:
+# - a Java runtime: owlready2 runs HermiT on it (17 is enough; Pellet is not used);
+# - with --test, Virtuoso 7 (tests/engines.py starts it on loopback; Oxigraph server
+#   comes with the test extra from PyPI) and wrk (the benchmark's load generator).
+packages=()
 if [ "$need_java" = 1 ] && ! command -v java >/dev/null 2>&1; then
-  if command -v apt-get >/dev/null 2>&1; then
-    echo "setup: installing a Java runtime for HermiT" >&2
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-jre-headless >/dev/null
-  else
-    echo "setup: no java found and no apt-get to install it; HermiT tests will fail" >&2
-  fi
+  packages+=(default-jre-headless)
 fi
-
-# The engine tests (tests/engines.py) start Virtuoso 7 on loopback; Oxigraph server
-# comes with the test extra (PyPI oxigraph).
 if [ -n "$extras" ] && ! command -v virtuoso-t >/dev/null 2>&1; then
+  packages+=(virtuoso-opensource)
+fi
+if [ -n "$extras" ] && ! command -v wrk >/dev/null 2>&1; then
+  packages+=(wrk)
+fi
+if [ "${#packages[@]}" -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1; then
-    echo "setup: installing Virtuoso 7 (virtuoso-opensource) for the engine tests" >&2
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq virtuoso-opensource >/dev/null
+    echo "setup: installing ${packages[*]}" >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${packages[@]}" >/dev/null
   else
-    echo "setup: no virtuoso-t found and no apt-get to install it; engine tests will be skipped (failed under CI)" >&2
+    echo "setup: missing ${packages[*]} and no apt-get to install them; the tests that" \
+         "need them are skipped locally and fail under CI" >&2
   fi
 fi
