@@ -198,7 +198,8 @@ def results() -> dict[str, Outcome]:
         # 2. the hand-off means what rdflib reads in the original (its own expansion),
         #    with every SERVICE endpoint routed to a relay URL (the intended change)
         services = [s for s in reference.services if s is not None]
-        routes = {iri: f"http://127.0.0.1:1/service/{n}" for n, iri in enumerate(services)}
+        routes = {iri: f"http://127.0.0.1:1/service/{n}"
+                  for n, iri in enumerate(dict.fromkeys([*services, *reference.loads]))}
         try:
             handed = prepare(op.text, _settings_for(services, list(reference.loads)),
                              update=op.update, route=routes.__getitem__)
@@ -210,7 +211,8 @@ def results() -> dict[str, Outcome]:
             if handed != op.text:
                 found["handoff_rewritten"].checked += 1
             for node in _services(own):
-                node["term"] = URIRef(routes.get(str(node["term"]), str(node["term"])))
+                key = "term" if node.name == "ServiceGraphPattern" else "iri"
+                node[key] = URIRef(routes.get(str(node[key]), str(node[key])))
             again = parses(expand_codepoints(handed), op.update)
             if again is None:
                 found["handoff"].fail(op, "the handed text does not parse")
@@ -364,12 +366,13 @@ def _rdflib_reading(op: Operation) -> object | None:
 
 
 def _services(tree: object) -> list[CompValue]:
+    """The SERVICE patterns and LOAD operations of an algebra (what the relay routes)."""
     out: list[CompValue] = []
     stack = [getattr(tree, "algebra", tree)]
     while stack:
         item = stack.pop()
         if isinstance(item, CompValue):
-            if item.name == "ServiceGraphPattern":
+            if item.name in ("ServiceGraphPattern", "Load"):
                 out.append(item)
             stack.extend(item.values())
         elif isinstance(item, list | tuple | dict):

@@ -147,10 +147,11 @@ _STRING = (
     rb'|"[^"\\\n\r]*(?:\\.[^"\\\n\r]*)*"'
     rb"|'[^'\\\n\r]*(?:\\.[^'\\\n\r]*)*'"
 )
-# (and a prefixed name's escaped character, ex:a\), unless it is an opener: counted)
 _COMMENT = (rb"|#[^\n\r]*"
-            rb"|(?<=[\w:.\-%\x80-\xff])\\[^\n\r(\[{<]"  # ex:a\' is a name, not a string
-            rb"|\\[^\n\r(\[{<\"']")
+            # a prefixed name with its escapes (PN_LOCAL_ESC): ex:a\' is a name, no string
+            # start, ex:a\# no comment, ex:a\( no opener
+            rb"|(?:[A-Za-z\x80-\xff][\w.\-\x80-\xff]*)?:"
+            rb"(?:[\w.\-:%\x80-\xff]|\\[_~.\-!$&'()*+,;=/?#@%])*")
 _IRI = rb"<[^<>\"{}|^`\\\x00-\x20]*>"
 #: Strings, comments and IRIs, longest forms first (Turtle and SPARQL share them).
 _OPAQUE = re.compile(_STRING + _COMMENT + rb"|" + _IRI, re.DOTALL)
