@@ -214,7 +214,7 @@ def test_load_from_the_allowlist_is_the_only_load(canary: Recorder) -> None:
     # A LOAD allowlist names exact IRIs; another path on the same host is refused.
     allowed = f"http://127.0.0.1:{canary.port}/allowed.ttl"
     s = _settings()
-    object.__setattr__(s, "load_allowlist", (allowed,))  # the lead adds the Settings field
+    object.__setattr__(s, "load_allowlist", (allowed,))
     out = prepare(f"BASE <http://127.0.0.1:{canary.port}/> LOAD <allowed.ttl>", s, update=True)
     assert out == f"BASE <http://127.0.0.1:{canary.port}/> LOAD <{allowed}>"
     with pytest.raises(ValueError, match="not allowed"):
@@ -444,7 +444,7 @@ class TurtleSource(Recorder):
 
 def _load_app(source: str):  # type: ignore[no-untyped-def]
     s = _settings()
-    object.__setattr__(s, "load_allowlist", (source,))  # the lead adds the Settings field
+    object.__setattr__(s, "load_allowlist", (source,))
     return create_app(s, open_store(None))
 
 

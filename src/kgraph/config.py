@@ -66,6 +66,8 @@ class Settings:
     wikidata: str = "snapshot"
     #: SERVICE endpoints a query may call (the Wikidata endpoint is always allowed).
     service_allowlist: tuple[str, ...] = ()
+    #: Documents ``LOAD <url>`` may fetch (exact IRIs; none by default).
+    load_allowlist: tuple[str, ...] = ()
     #: Extra SERVICE IRI -> URL rewrites (local stand-ins for remote endpoints).
     service_map: dict[str, str] = field(default_factory=dict)
     wikidata_endpoint: str = WIKIDATA_ENDPOINT
@@ -104,6 +106,7 @@ class Settings:
             token=env.get("KGRAPH_TOKEN") or None,
             wikidata=env.get("KGRAPH_WIKIDATA", "snapshot"),
             service_allowlist=tuple(env.get("KGRAPH_SERVICE_ALLOWLIST", "").split()),
+            load_allowlist=tuple(env.get("KGRAPH_LOAD_ALLOWLIST", "").split()),
             store_url=env.get("KGRAPH_STORE_URL") or None,
             update_url=env.get("KGRAPH_UPDATE_URL") or None,
             graph_store_url=env.get("KGRAPH_GRAPH_STORE_URL") or None,

@@ -158,7 +158,7 @@ def configured_targets(settings: Settings) -> frozenset[str]:
     redirect to is not)."""
     mode = wikidata_mode(settings)
     named = (set(settings.service_allowlist) | set(settings.service_map.values())
-             | set(getattr(settings, "load_allowlist", ()) or ()))
+             | set(settings.load_allowlist))
     if mode not in (SNAPSHOT, LIVE):
         named.add(mode)
     return frozenset(named)

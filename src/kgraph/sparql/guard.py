@@ -430,7 +430,7 @@ def may_fetch(expanded: str, *, update: bool) -> bool:
 
 def load_allowlist(settings: Settings) -> frozenset[str]:
     """The IRIs ``LOAD`` may read: only what the operator configured (none by default)."""
-    return frozenset(getattr(settings, "load_allowlist", ()) or ())
+    return frozenset(settings.load_allowlist)
 
 
 def prepare(
