@@ -163,6 +163,10 @@ def writer_main() -> int:
     from ..web.logs import configure_logging
 
     configure_logging()  # JSON lines on stderr, like the workers'
+    # Updates are parsed by the engine in the threads that serve each connection: give
+    # them the main thread's 8 MiB whatever the platform's default, since the nesting
+    # limits of kgraph.sparql.guard were measured against that (docs/security.md).
+    threading.stack_size(8 * 1024 * 1024)
     from ..bootstrap import ensure_loaded
     from .oxigraph import OxigraphStore
     from .snapshots import Publisher
