@@ -1,11 +1,16 @@
 """Quick measurement of kgraph's serving model against Oxigraph server, with wrk.
 
-``python bench/serving_model.py [--triples 100000] [--seconds 3] [--rounds 3] [--connections 8]``
+``python bench/serving_model.py [--triples 100000] [--seconds 3] [--rounds 3] [--connections 8]
+[--also OTHER_CHECKOUT]``
 
-Generates ``--triples`` synthetic triples (10 per subject), loads one copy for
-``oxigraph serve-read-only`` and one for ``server.py``, then runs ``wrk`` with a
-random subject per request for two cheap queries (a one-subject lookup and an
-ASK on a subject) against both, and prints the median requests/s of alternating rounds and the ratio.
+Generates ``--triples`` synthetic triples (10 per subject, one of them a link to the
+next subject), loads one copy for ``oxigraph serve-read-only`` and one for
+``server.py``, then runs ``wrk`` against both for cheap queries: a one-subject lookup,
+an ASK on a subject and a small join (a random subject per request, so nearly every
+request is a cache miss), and one repeated identical query (an answer-cache hit). It
+prints the median requests/s of alternating rounds and the ratio. ``--also DIR`` runs
+a second kgraph (another checkout's ``server.py``, e.g. an older commit) in the same
+rounds, over the same data, to compare two versions under the same machine load.
 Loopback only; each round is bounded by ``--seconds``.
 """
 
@@ -37,7 +42,7 @@ local function encode(s)
   return (s:gsub("[^%w%-_%.~]", function(c) return string.format("%%%02X", string.byte(c)) end))
 end
 request = function()
-  local s = "<EXs" .. math.random(0, subjects - 1) .. ">"
+  local s = "<EXs" .. math.random(0, subjects - 1) .. ">"  -- unused by a fixed query
   local q = string.gsub(TEMPLATE, "SUBJECT", s)
   return wrk.format("GET", "PATH?query=" .. encode(q), {["Accept"] = "application/sparql-results+json"})
 end
@@ -46,6 +51,8 @@ end
 QUERIES = {
     "lookup": "SELECT ?p ?o WHERE { SUBJECT ?p ?o }",
     "ask": "ASK { SUBJECT ?p ?o }",
+    "join": f"SELECT ?o WHERE {{ SUBJECT <{EX}p9> ?next . ?next <{EX}p0> ?o }}",
+    "repeated": f"SELECT ?p ?o WHERE {{ <{EX}s1> ?p ?o }}",
 }
 
 
@@ -53,8 +60,9 @@ def generate(path: Path, triples: int) -> int:
     subjects = max(1, triples // 10)
     with path.open("w", encoding="utf-8") as out:
         for s in range(subjects):
-            for p in range(10):
+            for p in range(9):
                 out.write(f'<{EX}s{s}> <{EX}p{p}> "value {s} {p}" .\n')
+            out.write(f'<{EX}s{s}> <{EX}p9> <{EX}s{(s + 1) % subjects}> .\n')
     return subjects
 
 
@@ -96,42 +104,58 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--workers", type=int, default=0)
     parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--also", type=Path, help="another kgraph checkout to run alongside")
+    parser.add_argument("--only", nargs="*", choices=sorted(QUERIES), help="queries to run")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="kgraph-serving-"))
     procs: list[subprocess.Popen[bytes]] = []
     try:
         data = folder / "data.nt"
         subjects = generate(data, args.triples)
-        for name in ("ox", "kg"):
+        kgs_roots = {"kgraph": ROOT, **({"also": args.also.resolve()} if args.also else {})}
+        for name in ("ox", *kgs_roots):
             subprocess.run([str(VENV_BIN / "oxigraph"), "load", "--location", str(folder / name),
                             "--file", str(data)], check=True, capture_output=True)
-        ox_port, kg_port = free_port(), free_port()
+        ox_port = free_port()
         procs.append(subprocess.Popen(
             [str(VENV_BIN / "oxigraph"), "serve-read-only", "--location", str(folder / "ox"),
              "--bind", f"127.0.0.1:{ox_port}"], stderr=subprocess.DEVNULL))
-        kg_cmd = [sys.executable, str(ROOT / "server.py"), "--port", str(kg_port), "--store",
-                  str(folder / "kg"), "--no-bootstrap", "--threads", str(args.threads)]
-        if args.workers:
-            kg_cmd += ["--workers", str(args.workers)]
-        procs.append(subprocess.Popen(kg_cmd, stdout=subprocess.DEVNULL,
-                                      stderr=open(folder / "kg.log", "wb")))  # noqa: SIM115
+        ports = {"oxigraph": (ox_port, "/query")}
+        for name, root in kgs_roots.items():
+            port = free_port()
+            kg_cmd = [sys.executable, str(root / "server.py"), "--port", str(port), "--store",
+                      str(folder / name), "--no-bootstrap", "--threads", str(args.threads)]
+            if args.workers:
+                kg_cmd += ["--workers", str(args.workers)]
+            procs.append(subprocess.Popen(kg_cmd, stdout=subprocess.DEVNULL,
+                                          stderr=open(folder / f"{name}.log", "wb")))  # noqa: SIM115
+            ports[name] = (port, "/sparql")
         wait_http(f"http://127.0.0.1:{ox_port}/query?query=ASK%7B%7D")
-        wait_http(f"http://127.0.0.1:{kg_port}/health")
+        for name in kgs_roots:
+            wait_http(f"http://127.0.0.1:{ports[name][0]}/health")
         results: dict[str, dict[str, float]] = {}
-        for name, template in QUERIES.items():
+        for qname, template in QUERIES.items():
+            if args.only and qname not in args.only:
+                continue
             # alternating rounds, medians: the machine's other load drifts during a run
-            oxs, kgs = [], []
+            rps: dict[str, list[float]] = {name: [] for name in ports}
             for _ in range(args.rounds):
-                oxs.append(wrk(f"http://127.0.0.1:{ox_port}", "/query", template, subjects,
-                               args.seconds, args.connections, folder))
-                kgs.append(wrk(f"http://127.0.0.1:{kg_port}", "/sparql", template, subjects,
-                               args.seconds, args.connections, folder))
-            ox, kg = statistics.median(oxs), statistics.median(kgs)
-            results[name] = {"oxigraph_rps": ox, "kgraph_rps": kg, "ratio": round(kg / ox, 3)}
-            print(f"{name:8} oxigraph {ox:9.0f} req/s   kgraph {kg:9.0f} req/s   "
-                  f"ratio {kg / ox:.2f}x", flush=True)
+                for name, (port, path) in ports.items():
+                    rps[name].append(wrk(f"http://127.0.0.1:{port}", path, template, subjects,
+                                         args.seconds, args.connections, folder))
+            med = {name: statistics.median(values) for name, values in rps.items()}
+            ox = med["oxigraph"]
+            row: dict[str, float] = {"oxigraph_rps": ox}
+            line = f"{qname:8} oxigraph {ox:8.0f} req/s"
+            for name in kgs_roots:
+                row[f"{name}_rps"] = med[name]
+                row[f"{name}_ratio"] = round(med[name] / ox, 3)
+                line += f"   {name} {med[name]:8.0f} req/s ({med[name] / ox:.2f}x)"
+            results[qname] = row
+            print(line, flush=True)
         print(json.dumps({"triples": args.triples, "connections": args.connections,
-                          "cpus": os.cpu_count(), "results": results}))
+                          "cpus": os.cpu_count(), "load": os.getloadavg()[0],
+                          "results": results}))
     finally:
         for proc in procs:
             proc.terminate()

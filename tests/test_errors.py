@@ -258,6 +258,7 @@ def test_configure_logging_writes_json_lines() -> None:
             raise ValueError("inner")
         except ValueError:
             logging.getLogger("kgraph.test").exception("failed")
+        root.handlers[-1].flush()  # lines are written by a thread of their own
     finally:
         root.handlers[:] = saved[0]
         root.setLevel(saved[1])

@@ -14,8 +14,10 @@ import itertools
 import json
 import logging
 import os
+import queue
 import re
 import sys
+import threading
 import time
 from typing import IO
 from urllib.parse import unquote
@@ -98,7 +100,99 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             out["exception"] = record.exc_info[0].__name__ if record.exc_info[0] else None
             out["trace"] = self.formatException(record.exc_info)
+        elif record.exc_text:  # formatted already, by BackgroundHandler.emit
+            out["exception"] = getattr(record, "exception", None)
+            out["trace"] = record.exc_text
         return self._encode(out)
+
+
+_PLAIN = (str, int, float, bool)
+
+
+class BackgroundHandler(logging.Handler):
+    """Hands records to one thread that formats and writes them, several at a time.
+
+    The request threads only queue a record (no handler lock, no formatting, no write
+    per line); what a record refers to (arguments, an exception and its frames) is
+    turned into text on the thread that logged it, so nothing of a request outlives it
+    on another thread. Lines go out as soon as the writer thread gets to them, in
+    order; :meth:`flush` (also called at exit by ``logging.shutdown``) waits for them.
+    """
+
+    def __init__(self, stream: IO[str]) -> None:
+        super().__init__()
+        self.stream = stream
+        #: Records, and the events of :meth:`flush` calls (set once what came before is out).
+        self._queue: queue.SimpleQueue[logging.LogRecord | threading.Event] = queue.SimpleQueue()
+        self._start()
+        # a forked child has no writer thread: it gets one of its own
+        os.register_at_fork(after_in_child=self._start)
+
+    def _start(self) -> None:
+        self._queue = queue.SimpleQueue()
+        threading.Thread(target=self._run, args=(self._queue,), name="kgraph-log-writer",
+                         daemon=True).start()
+
+    def handle(self, record: logging.LogRecord) -> bool:  # type: ignore[override]
+        """:meth:`logging.Handler.handle` without its lock: the queue is thread-safe."""
+        if not self.filter(record):
+            return False
+        self.emit(record)
+        return True
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            record.msg = record.getMessage()
+            record.args = None
+            if record.exc_info:
+                kind = record.exc_info[0]
+                record.exception = kind.__name__ if kind else None  # type: ignore[attr-defined]
+                record.exc_text = (self.formatter or logging.Formatter()).formatException(
+                    record.exc_info)
+                record.exc_info = None
+            fields = record.__dict__
+            for name in FIELDS:
+                value = fields.get(name)
+                if value is not None and not isinstance(value, _PLAIN):
+                    fields[name] = str(value)
+        except Exception:  # noqa: BLE001 - logging never breaks a request
+            self.handleError(record)
+            return
+        self._queue.put(record)
+
+    def _run(self, source: queue.SimpleQueue[logging.LogRecord | threading.Event]) -> None:
+        get, get_nowait = source.get, source.get_nowait
+        while True:
+            batch = [get()]
+            while True:
+                try:
+                    batch.append(get_nowait())
+                except queue.Empty:
+                    break
+            lines = []
+            flushed = []
+            for record in batch:
+                if isinstance(record, threading.Event):
+                    flushed.append(record)
+                    continue
+                try:
+                    lines.append(self.format(record))
+                except Exception:  # noqa: BLE001
+                    self.handleError(record)
+            try:
+                if lines:
+                    self.stream.write("\n".join(lines) + "\n")
+                    self.stream.flush()
+            except Exception:  # noqa: BLE001 - e.g. stderr closed at exit
+                pass
+            for event in flushed:
+                event.set()
+
+    def flush(self) -> None:
+        """Wait (at most a few seconds) until every line queued so far has been written."""
+        done = threading.Event()
+        self._queue.put(done)
+        done.wait(5)
 
 
 def configure_logging(level: int = logging.INFO, stream: IO[str] | None = None) -> None:
@@ -112,7 +206,7 @@ def configure_logging(level: int = logging.INFO, stream: IO[str] | None = None) 
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler = BackgroundHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     for old in list(root.handlers):
