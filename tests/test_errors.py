@@ -22,7 +22,14 @@ from kgraph.store.base import (
 from kgraph.store.oxigraph import OxigraphStore
 from kgraph.web import create_app
 from kgraph.web.auth import token_matches
-from kgraph.web.logs import JsonFormatter, configure_logging, loggable_path, request_id
+from kgraph.web.logs import (
+    JsonFormatter,
+    RequestInfo,
+    access_log,
+    configure_logging,
+    loggable_path,
+    request_id,
+)
 
 from .support import TOKEN, auth
 
@@ -258,13 +265,24 @@ def test_configure_logging_writes_json_lines() -> None:
             raise ValueError("inner")
         except ValueError:
             logging.getLogger("kgraph.test").exception("failed")
+        state = RequestInfo("r2")
+        access_log(state, "GET", "/sparql?query=ASK", 200, 7)  # queued without a record
+        logging.getLogger("kgraph.http").info(  # the same line through a record
+            "%s %s %s %.1fms", "GET", "/sparql?query=ASK", 200, 1.25, extra={
+                "request_id": "r2", "method": "GET", "path": "/sparql?query=ASK",
+                "status": 200, "ms": 1.25, "bytes": 7, "error": None})
         root.handlers[-1].flush()  # lines are written by a thread of their own
     finally:
         root.handlers[:] = saved[0]
         root.setLevel(saved[1])
         for name, value in knobs.items():
             setattr(logging, name, value)
-    hello, failed = (json.loads(x) for x in out.getvalue().splitlines() if x.startswith("{"))
+    hello, failed, direct, logged = (json.loads(x) for x in out.getvalue().splitlines()
+                                     if x.startswith("{"))
+    for line in (direct, logged):
+        del line["time"], line["ms"]
+        line["msg"] = line["msg"].rsplit(" ", 1)[0]
+    assert direct == logged and direct["request_id"] == "r2" and direct["logger"] == "kgraph.http"
     assert hello["msg"] == "hello there" and hello["request_id"] == "r1"
     assert hello["level"] == "warning"
     assert failed["exception"] == "ValueError" and "inner" in failed["trace"]

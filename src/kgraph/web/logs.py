@@ -19,7 +19,7 @@ import re
 import sys
 import threading
 import time
-from typing import IO
+from typing import IO, Any
 from urllib.parse import unquote
 
 #: A client-supplied request id is kept when it looks like one (no spaces, no
@@ -82,16 +82,7 @@ class JsonFormatter(logging.Formatter):
         self._stamp = ""
 
     def format(self, record: logging.LogRecord) -> str:
-        second = int(record.created)
-        if second != self._second:
-            self._second = second
-            self._stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-        out: dict[str, object] = {
-            "time": f"{self._stamp}.{int(record.msecs):03d}Z",
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
+        out = self.head(record.created, record.levelname, record.name, record.getMessage())
         fields = record.__dict__
         for name in FIELDS:
             value = fields.get(name)
@@ -103,6 +94,24 @@ class JsonFormatter(logging.Formatter):
         elif record.exc_text:  # formatted already, by BackgroundHandler.emit
             out["exception"] = getattr(record, "exception", None)
             out["trace"] = record.exc_text
+        return self._encode(out)
+
+    def head(self, created: float, level: str, logger: str, msg: str) -> dict[str, object]:
+        """The first fields of a line: time (UTC, milliseconds), level, logger, message."""
+        second = int(created)
+        if second != self._second:
+            self._second = second
+            self._stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        return {"time": f"{self._stamp}.{int((created - second) * 1000):03d}Z",
+                "level": level.lower(), "logger": logger, "msg": msg}
+
+    def access_line(self, created: float, logger: str, msg: str,
+                    fields: dict[str, object]) -> str:
+        """The line :meth:`format` would write for an INFO record with these fields."""
+        out = self.head(created, "INFO", logger, msg)
+        for name, value in fields.items():
+            if value is not None:
+                out[name] = value
         return self._encode(out)
 
 
@@ -123,7 +132,7 @@ class BackgroundHandler(logging.Handler):
         super().__init__()
         self.stream = stream
         #: Records, and the events of :meth:`flush` calls (set once what came before is out).
-        self._queue: queue.SimpleQueue[logging.LogRecord | threading.Event] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._start()
         # a forked child has no writer thread: it gets one of its own
         os.register_at_fork(after_in_child=self._start)
@@ -160,7 +169,11 @@ class BackgroundHandler(logging.Handler):
             return
         self._queue.put(record)
 
-    def _run(self, source: queue.SimpleQueue[logging.LogRecord | threading.Event]) -> None:
+    def access(self, logger: str, msg: str, fields: dict[str, object]) -> None:
+        """Queue an access line without making a record (see :func:`access_log`)."""
+        self._queue.put((time.time(), logger, msg, fields))
+
+    def _run(self, source: queue.SimpleQueue[Any]) -> None:
         get, get_nowait = source.get, source.get_nowait
         while True:
             batch = [get()]
@@ -176,6 +189,11 @@ class BackgroundHandler(logging.Handler):
                     flushed.append(record)
                     continue
                 try:
+                    if isinstance(record, tuple):
+                        formatter = self.formatter
+                        if isinstance(formatter, JsonFormatter):
+                            lines.append(formatter.access_line(*record))
+                        continue
                     lines.append(self.format(record))
                 except Exception:  # noqa: BLE001
                     self.handleError(record)
@@ -240,9 +258,36 @@ def access_log(state: RequestInfo, method: str, path: str, status: int,
     if not _access.isEnabledFor(logging.INFO):
         return
     ms = round((time.perf_counter() - state.started) * 1000, 2)
-    _access.info("%s %s %s %.1fms", method, path, status, ms, extra={
-        "request_id": state.rid, "method": method, "path": path, "status": status, "ms": ms,
-        "bytes": length if length is not None else state.bytes, "error": state.error})
+    fields = {"request_id": state.rid, "method": method, "path": path, "status": status,
+              "ms": ms, "bytes": length if length is not None else state.bytes,
+              "error": state.error}
+    direct = _direct_handler()
+    if direct is not None:
+        direct.access(_access.name, f"{method} {path} {status} {ms:.1f}ms", fields)
+    else:
+        _access.info("%s %s %s %.1fms", method, path, status, ms, extra=fields)
+
+
+def _direct_handler() -> BackgroundHandler | None:
+    """The one handler an access record would reach, when it is a plain
+    :class:`BackgroundHandler` with the JSON formatter and nothing (another handler, a
+    filter, a test's capture) would see the record on the way: the line is then queued
+    as it is, without the cost of a log record."""
+    logger: logging.Logger | None = _access
+    found = None
+    while logger is not None:
+        if logger.filters or logger.disabled:
+            return None
+        for handler in logger.handlers:
+            if found is not None or not isinstance(handler, BackgroundHandler) \
+                    or handler.filters or handler.level > logging.INFO \
+                    or not isinstance(handler.formatter, JsonFormatter):
+                return None
+            found = handler
+        if not logger.propagate:
+            break
+        logger = logger.parent
+    return found
 
 
 def info(environ: dict[str, object]) -> RequestInfo:
