@@ -116,6 +116,9 @@ class JsonFormatter(logging.Formatter):
 
 
 _PLAIN = (str, int, float, bool)
+#: Lines queued for the writer thread beyond which a logging thread waits for it, as it
+#: would wait on a slow stream itself (memory stays bounded).
+MAX_BACKLOG = 10_000
 
 
 class BackgroundHandler(logging.Handler):
@@ -167,11 +170,17 @@ class BackgroundHandler(logging.Handler):
         except Exception:  # noqa: BLE001 - logging never breaks a request
             self.handleError(record)
             return
-        self._queue.put(record)
+        self._put(record)
+
+    def _put(self, item: Any) -> None:
+        queued = self._queue
+        queued.put(item)
+        if queued.qsize() > MAX_BACKLOG:  # the stream is slow (a pipe nobody reads): wait
+            self.flush()
 
     def access(self, logger: str, msg: str, fields: dict[str, object]) -> None:
         """Queue an access line without making a record (see :func:`access_log`)."""
-        self._queue.put((time.time(), logger, msg, fields))
+        self._put((time.time(), logger, msg, fields))
 
     def _run(self, source: queue.SimpleQueue[Any]) -> None:
         get, get_nowait = source.get, source.get_nowait
