@@ -537,3 +537,52 @@ def test_version_counter_is_never_read_torn(tmp_path: Path) -> None:
     writer.join(30)
     assert reader.read() == until and reads > 1
     reader.close()
+
+
+def test_executors_cap_answers_in_every_format(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """``max_result_rows`` holds for answers the engine writes (JSON, CSV) and kgraph writes
+    (XML, TSV, RDF): exactly the cap passes, one more row is ResultTooLargeError."""
+    from kgraph.config import Settings
+    from kgraph.sparql.results import ResultTooLargeError
+    from kgraph.store.pool import PooledStore
+    from kgraph.store.writer import ENV_SETTINGS, WriterClient, WriterProcess, settings_to_json
+
+    folder = tmp_path / "store"
+    settings = Settings(store_path=folder, bootstrap=False, threads=1, query_timeout_s=20,
+                        max_result_rows=5)
+    monkeypatch.setenv(ENV_SETTINGS, settings_to_json(settings))  # what a worker is given
+    writer = WriterProcess(settings, folder)
+    writer.start(bootstrap=False)
+    store = PooledStore(settings, folder, WriterClient(writer.address, writer.authkey))
+    try:
+        mimic = '"a},{b\\r\\n"'  # a literal whose text looks like row separators
+
+        def rows(n: int, first: str = "0") -> str:
+            values = " ".join([first] + [str(i) for i in range(1, n)])
+            return "SELECT ?x { VALUES ?x { " + values + " } }"
+
+        def triples(n: int) -> str:
+            values = " ".join(str(i) for i in range(n))
+            return f"CONSTRUCT {{ <urn:s> <urn:p> ?x }} WHERE {{ VALUES ?x {{ {values} }} }}"
+
+        for media in ("application/sparql-results+json", "text/csv",
+                      "application/sparql-results+xml", "text/tab-separated-values"):
+            ok = store.query_serialized(rows(3, mimic), solutions_format=media,
+                                        graph_format="text/turtle")
+            assert b"".join(ok.chunks)  # over-counted by the mimic, still within the cap
+            exact = store.query_serialized(rows(5), solutions_format=media,
+                                           graph_format="text/turtle")
+            assert b"".join(exact.chunks)  # the cap itself is allowed
+            with pytest.raises(ResultTooLargeError):
+                over = store.query_serialized(rows(6), solutions_format=media,
+                                              graph_format="text/turtle")
+                b"".join(over.chunks)
+        assert b"".join(store.query_serialized(
+            triples(5), solutions_format=None, graph_format="application/n-triples").chunks)
+        with pytest.raises(ResultTooLargeError):
+            b"".join(store.query_serialized(triples(6), solutions_format=None,
+                                            graph_format="application/n-triples").chunks)
+    finally:
+        store.close()
+        writer.stop()

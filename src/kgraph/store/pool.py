@@ -70,7 +70,7 @@ from .base import (
     StoreError,
 )
 from .snapshots import VersionCounter, snapshot_path, snapshots_root
-from .writer import ERRORS, WriterClient, die_with_parent
+from .writer import ENV_SETTINGS, ERRORS, WriterClient, die_with_parent, settings_from_json
 
 _LEN = struct.Struct("<I")
 _FRAME = struct.Struct("<cI")
@@ -143,6 +143,9 @@ class _Executor:
         self.open = OxigraphStore
         self.store: Any = None
         self.version = -1
+        #: Most rows or triples in one answer (the server's settings reach a spawned
+        #: executor through the environment its worker was given).
+        self.max_rows = _max_result_rows()
 
     def current(self) -> Any:
         """The store of the newest published snapshot (opened when this one is behind).
@@ -202,7 +205,8 @@ class _Executor:
                 raise _NotAcceptable("graph")
             out.frame(b"H", f"graph\n{graph_format}".encode())
             prefixes = {**PREFIXES, **query_prefixes(sparql)}
-            for data in fmt.stream_rdf(raw, graph_format, None, prefixes):
+            for data in fmt.stream_rdf(fmt.capped(raw, self.max_rows), graph_format, None,
+                                       prefixes):
                 out.frame(b"D", data)
             return
         kind = "boolean" if isinstance(raw, QueryBoolean) else "solutions"
@@ -211,7 +215,10 @@ class _Executor:
         out.frame(b"H", f"{kind}\n{solutions_format}".encode())
         native = NATIVE_WRITERS.get((kind, solutions_format))
         if native is not None:  # engine-written: byte-for-byte W3C syntax, several times faster
-            raw.serialize(out, format=native)
+            if kind == "solutions" and self.max_rows:
+                raw.serialize(_RowCap(out, solutions_format, self.max_rows), format=native)
+            else:
+                raw.serialize(out, format=native)
             return
         result: SelectResult | AskResult
         if isinstance(raw, QueryBoolean):
@@ -219,7 +226,8 @@ class _Executor:
         else:
             width = len(raw.variables)
             result = SelectResult([v.value for v in raw.variables],
-                                  (tuple(row[i] for i in range(width)) for row in raw))
+                                  fmt.capped((tuple(row[i] for i in range(width))
+                                              for row in raw), self.max_rows))
         for chunk in fmt.write_solutions(result, solutions_format):
             out.frame(b"D", chunk.encode("utf-8"))
 
@@ -248,10 +256,53 @@ class _Executor:
             out.frame(b"P", pickle.dumps(batch, pickle.HIGHEST_PROTOCOL))
 
 
+class _RowCap:
+    """A file-like in front of :class:`_Out` that counts the rows the engine writes.
+
+    The engine's JSON and CSV writers take the whole solution sequence, so rows are
+    counted in the bytes: a JSON binding starts with ``{`` after ``[`` or ``},`` and a CSV
+    row ends with CRLF. A literal containing ``},{`` or a quoted CRLF counts as more rows
+    than it is, never fewer: an answer over the cap is always caught, and one within it
+    is refused only when its text mimics the separators near the cap.
+    """
+
+    def __init__(self, out: _Out, media_type: str, limit: int) -> None:
+        self.out = out
+        self.limit = limit
+        self.csv = media_type == "text/csv"
+        # CSV: the header line is no row; JSON: the first binding follows ``[``, not ``},``
+        self.rows = -1 if self.csv else 0
+        self.tail = b""
+
+    def write(self, data: bytes) -> int:
+        data = bytes(data)
+        seen = self.tail + data
+        if self.csv:
+            self.rows += seen.count(b"\r\n") - self.tail.count(b"\r\n")
+        else:
+            self.rows += (seen.count(b"},{") - self.tail.count(b"},{")
+                          + seen.count(b"[{") - self.tail.count(b"[{"))
+        self.tail = seen[-2:]
+        if self.rows > self.limit:
+            raise fmt.ResultTooLargeError(self.limit)
+        return self.out.write(data)
+
+    def flush(self) -> None:
+        self.out.flush()
+
+
+def _max_result_rows() -> int:
+    text = os.environ.get(ENV_SETTINGS)
+    settings = settings_from_json(text) if text else Settings()
+    return int(settings.max_result_rows or 0)
+
+
 def _describe(exc: Exception) -> tuple[str, str, int]:
     """An executor's exception as (class name, message, status) for the wire."""
     if isinstance(exc, _NotAcceptable):
         return ("NotAcceptable", exc.kind, 406)
+    if isinstance(exc, fmt.ResultTooLargeError):
+        return ("ResultTooLargeError", str(exc), exc.limit)
     if isinstance(exc, SyntaxError):
         return ("SparqlSyntaxError", str(exc), 0)
     if isinstance(exc, OSError | RuntimeError) and type(exc).__name__ not in ERRORS:
@@ -600,6 +651,8 @@ def _error(name: str, message: str, status: int) -> Exception:
         kind = {"graph": "CONSTRUCT or DESCRIBE", "boolean": "ASK"}.get(message, "SELECT")
         return ProtocolError(406, f"cannot produce an acceptable media type for a {kind} "
                                   "answer (see the formats offered in the documentation)")
+    if name == "ResultTooLargeError":
+        return fmt.ResultTooLargeError(status)  # the limit travels in the status slot
     return ERRORS.get(name, StoreError)(message)
 
 
