@@ -478,3 +478,18 @@ def test_a_load_source_redirecting_to_loopback_is_refused(canary: Recorder) -> N
     finally:
         app.extensions["kgraph"].endpoint.relay.close()
         source.close()
+
+
+def test_an_escaped_from_is_a_from_for_the_dataset_too() -> None:
+    """``inference=false`` leaves a query's own FROM alone, however FROM is written."""
+    from kgraph.namespaces import GRAPH_INFERRED
+
+    store = open_store(None)
+    store.update(f"INSERT DATA {{ GRAPH <urn:g1> {{ <urn:a> <urn:b> 1 }} "
+                 f"GRAPH <{GRAPH_INFERRED}> {{ <urn:a> <urn:b> 2 }} }}")
+    client = create_app(Settings(bootstrap=False), store).test_client()
+    for keyword in ("FROM", "FR\\u004FM", "\\u0046ROM"):
+        r = client.get("/sparql", headers={"Accept": "text/csv"}, query_string={
+            "query": f"SELECT ?o {keyword} <{GRAPH_INFERRED}> {{ ?s ?p ?o }}",
+            "inference": "false"})
+        assert r.status_code == 200 and r.data == b"o\r\n2\r\n", (keyword, r.data)

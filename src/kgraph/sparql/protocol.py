@@ -192,18 +192,23 @@ class Endpoint:
         except ServiceNotAllowedError as exc:
             raise ProtocolError(400, str(exc)) from exc
 
-    def dataset_for(self, op: QueryOperation) -> DatasetSpec | None:
-        """The dataset an operation asks for; ``None`` leaves the store's default."""
+    def dataset_for(self, op: QueryOperation, text: str | None = None) -> DatasetSpec | None:
+        """The dataset an operation asks for; ``None`` leaves the store's default.
+
+        ``text`` is the query as the engine will read it (codepoint escapes expanded), so
+        a ``FR\\u004FM`` is a FROM here as it is for the engine.
+        """
         if op.default_graph_uri or op.named_graph_uri:
             return DatasetSpec(op.default_graph_uri, op.named_graph_uri)
-        if not op.inference and not has_dataset_clause(op.query):
+        if not op.inference and not has_dataset_clause(op.query if text is None else text):
             asserted = [g for g in self.store.named_graphs() if g != GRAPH_INFERRED]
             return DatasetSpec([None, *asserted], asserted)
         return None
 
     def prepare(self, op: QueryOperation) -> tuple[str, DatasetSpec | None]:
         """The text the engine runs (SERVICE calls routed) and the dataset it runs on."""
-        return self._services(op.query), self.dataset_for(op)
+        text = self._services(op.query)
+        return text, self.dataset_for(op, text)
 
     @staticmethod
     def calls_remote(text: str) -> bool:
