@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-CLASSES = ("cheap", "engine-bound", "repeated")
+CLASSES = ("cheap", "light", "engine-bound", "repeated")
 
 
 def _fmt(v: Any) -> str:

@@ -52,7 +52,7 @@ from bench.procs import (
 
 LABELS = {"a": "kgraph embedded", "b": "Oxigraph server", "c": "Flask + rdflib (waitress)",
           "d": "kgraph over Oxigraph server", "e": "kgraph over Virtuoso 7"}
-CLASSES = ("cheap", "engine-bound", "repeated")
+CLASSES = ("cheap", "light", "engine-bound", "repeated")
 ACCEPT = {"Accept": "application/sparql-results+json"}
 #: Queries slower than this in the engine are left out of the load mix (reported, not timed).
 TOO_HEAVY_MS = 3000.0

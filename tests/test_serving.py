@@ -507,6 +507,24 @@ def test_an_executor_that_died_while_idle_costs_no_request(pooled: object) -> No
         assert store.query("ASK { ?s ?p ?o }").value is True
 
 
+def test_an_idle_executor_that_died_is_replaced_without_a_request(pooled: object) -> None:
+    store = pooled
+    deadline = time.monotonic() + 30
+    while len(store.pool.pids()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    before = set(store.pool.pids())
+    victim = sorted(before)[0]
+    os.kill(victim, signal.SIGKILL)
+    deadline = time.monotonic() + 10  # the pool checks every 0.5 s; a spawn takes ~1 s
+    while time.monotonic() < deadline:
+        now = set(store.pool.pids())
+        if victim not in now and len(now) == len(before):
+            break
+        time.sleep(0.1)
+    now = set(store.pool.pids())
+    assert victim not in now and len(now) == len(before), (before, now)
+
+
 def _count_up(folder: str, until: int) -> None:
     from kgraph.store.snapshots import VersionCounter
 

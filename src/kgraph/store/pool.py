@@ -83,6 +83,8 @@ FLUSH = 1 << 16
 #: and this many bytes (the executor is reused); beyond, the executor is killed.
 DRAIN_S = 0.05
 DRAIN_BYTES = 1 << 20
+#: How often idle executors are checked for having died.
+REAP_INTERVAL_S = 0.5
 
 
 # == the executor process ===============================================================
@@ -441,7 +443,11 @@ class ExecutorPool:
 
     def _spawner(self) -> None:
         while True:
-            self._spawns.get()
+            try:
+                self._spawns.get(timeout=REAP_INTERVAL_S)
+            except queue.Empty:
+                self._reap_idle()
+                continue
             if self._closed:
                 return
             try:
@@ -454,6 +460,20 @@ class ExecutorPool:
                 self._all.add(proc)
                 self._idle.append(proc)
                 self._cond.notify()
+
+    def _reap_idle(self) -> None:
+        """Replace idle executors that died (killed from outside, out of memory): the pool
+        is back to full strength within a reap interval, not when a request next meets
+        the dead one."""
+        with self._cond:
+            dead = [p for p in self._idle if p.proc.poll() is not None]
+            for proc in dead:
+                self._idle.remove(proc)
+                self._all.discard(proc)
+        for proc in dead:
+            proc.kill()  # closes its socket and reaps it
+            if not self._closed:
+                self._spawns.put(1)
 
     def acquire(self) -> _Process:
         with self._cond:
