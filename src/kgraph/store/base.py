@@ -52,7 +52,11 @@ class EngineCrashError(StoreError):
     """The process evaluating one request died (e.g. a parser overflowed its stack).
 
     Only that request is lost; the store and every other request are unaffected.
+    ``killed`` tells a process killed from outside (not the request's doing: 503) from
+    one that crashed on the request (400).
     """
+
+    killed = False
 
 
 @dataclass(frozen=True)

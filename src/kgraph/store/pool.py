@@ -566,7 +566,16 @@ class _Call:
         except OSError:
             data = b""
         if not data:
+            try:
+                code = proc.proc.wait(timeout=1)
+            except subprocess.TimeoutExpired:
+                code = None
             self._fail()
+            if code == -signal.SIGKILL:  # killed from outside (an operator, the OOM killer)
+                error = EngineCrashError(f"the process evaluating this {self.what} was killed "
+                                         "from outside; only this request was lost, retry it")
+                error.killed = True
+                raise error
             raise EngineCrashError(f"the process evaluating this {self.what} ended abnormally "
                                    "(e.g. the engine ran out of stack); only this request "
                                    "was lost")

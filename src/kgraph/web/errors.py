@@ -126,6 +126,10 @@ def register_error_handlers(app: Flask) -> None:
         log.warning("engine process crashed on a request: %s", exc,
                     extra={"request_id": info(request.environ).rid,
                            "error": type(exc).__name__})
+        if exc.killed:  # not the request's doing: the client may simply retry
+            return text_error(503, "the process evaluating this request was stopped from "
+                                   "outside; only this request was lost, retry it",
+                              {"Retry-After": "1"})
         return text_error(400, "the engine process evaluating this request crashed; the request "
                                "was isolated, so only it was lost and the server is unaffected. "
                                "It is likely too deeply nested or too large for the engine")
