@@ -131,7 +131,7 @@ def request_head(server: ServerProcess, method: str, target: str, headers: dict[
 
 # -- (a) acknowledged writes survive kill -9 ------------------------------------------------------
 #: kill -9 rounds (each restarts the server: ~7 s with worker processes)
-ITERATIONS = int(os.environ.get("KGRAPH_TEST_KILL_ROUNDS", "8"))
+ITERATIONS = int(os.environ.get("KGRAPH_TEST_KILL_ROUNDS", "6"))
 
 
 def _acked_write(server: ServerProcess, i: int) -> tuple[requests.Response, set[tuple[str, str]]]:

@@ -34,7 +34,7 @@ from .support import ServerProcess, auth
 from .test_durability import select, tree_rss
 
 CLIENTS = int(os.environ.get("KGRAPH_TEST_SOAK_CLIENTS", "16"))
-DURATION_S = float(os.environ.get("KGRAPH_TEST_SOAK_S", "36"))
+DURATION_S = float(os.environ.get("KGRAPH_TEST_SOAK_S", "27"))
 PEOPLE = 2000
 COUNTRIES = 50
 NS = "urn:soak:"
