@@ -85,6 +85,28 @@ class OxigraphStore:
         self._version += 1
 
     # -- queries -----------------------------------------------------------------
+    def native_query(
+        self, sparql: str, *, dataset: DatasetSpec | None = None, base_iri: str | None = None
+    ) -> object:
+        """The engine's own result (QuerySolutions, QueryBoolean or QueryTriples), for a
+        caller that lets the engine write the answer itself (kgraph.store.pool)."""
+        kwargs: dict[str, object] = {}
+        if dataset is not None and (
+            dataset.default_graphs is not None or dataset.named_graphs is not None
+        ):
+            kwargs["default_graph"] = [_graph_node(g) for g in dataset.default_graphs or []]
+            kwargs["named_graphs"] = [NamedNode(g) for g in dataset.named_graphs or []]
+        elif self.union_default_graph and not has_dataset_clause(sparql):
+            kwargs["use_default_graph_as_union"] = True
+        try:
+            return self._store.query(engine_text(sparql), base_iri=base_iri, **kwargs)
+        except SyntaxError as exc:
+            raise SparqlSyntaxError(str(exc)) from exc
+        except ValueError as exc:
+            raise SparqlSyntaxError(str(exc)) from exc
+        except (OSError, RuntimeError) as exc:
+            raise SparqlEvaluationError(str(exc)) from exc
+
     def query(
         self,
         sparql: str,
@@ -96,22 +118,7 @@ class OxigraphStore:
         # In-process evaluation cannot be interrupted (pyoxigraph has no way to):
         # ``timeout_s`` is enforced by callers while results are written, and by
         # kgraph.store.pool, which runs queries in worker processes it can stop.
-        kwargs: dict[str, object] = {}
-        if dataset is not None and (
-            dataset.default_graphs is not None or dataset.named_graphs is not None
-        ):
-            kwargs["default_graph"] = [_graph_node(g) for g in dataset.default_graphs or []]
-            kwargs["named_graphs"] = [NamedNode(g) for g in dataset.named_graphs or []]
-        elif self.union_default_graph and not has_dataset_clause(sparql):
-            kwargs["use_default_graph_as_union"] = True
-        try:
-            result = self._store.query(engine_text(sparql), base_iri=base_iri, **kwargs)
-        except SyntaxError as exc:
-            raise SparqlSyntaxError(str(exc)) from exc
-        except ValueError as exc:
-            raise SparqlSyntaxError(str(exc)) from exc
-        except (OSError, RuntimeError) as exc:
-            raise SparqlEvaluationError(str(exc)) from exc
+        result = self.native_query(sparql, dataset=dataset, base_iri=base_iri)
         if isinstance(result, QueryBoolean):
             return AskResult(bool(result))
         if isinstance(result, QuerySolutions):

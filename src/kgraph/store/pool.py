@@ -40,8 +40,6 @@ from pathlib import Path
 from typing import IO, Any
 
 from pyoxigraph import (
-    DefaultGraph,
-    NamedNode,
     Quad,
     QueryBoolean,
     QueryResultsFormat,
@@ -54,7 +52,7 @@ from pyoxigraph import (
 from ..config import Settings
 from ..namespaces import PREFIXES
 from ..sparql import results as fmt
-from ..sparql.lexer import engine_text, has_dataset_clause, query_prefixes
+from ..sparql.lexer import query_prefixes
 from .base import (
     AskResult,
     DatasetSpec,
@@ -64,8 +62,6 @@ from .base import (
     QueryTimeoutError,
     SelectResult,
     SerializedResult,
-    SparqlEvaluationError,
-    SparqlSyntaxError,
     StoreBusyError,
     StoreError,
 )
@@ -314,30 +310,10 @@ def _describe(exc: Exception) -> tuple[str, str, int]:
 
 def _native_query(store: Any, sparql: str, dataset: DatasetSpec | None,
                   base_iri: str | None) -> Any:
-    """The engine's own result object (QuerySolutions, QueryBoolean or QueryTriples).
-
-    The same evaluation as :meth:`OxigraphStore.query`, kept unwrapped so that the
-    engine can write the answer itself. Uses ``store.native_query`` when the engine
-    module offers it.
-    """
-    own = getattr(store, "native_query", None)
-    if own is not None:
-        return own(sparql, dataset=dataset, base_iri=base_iri)
-    kwargs: dict[str, object] = {}
-    if dataset is not None and (
-        dataset.default_graphs is not None or dataset.named_graphs is not None
-    ):
-        kwargs["default_graph"] = [DefaultGraph() if g is None else NamedNode(g)
-                                   for g in dataset.default_graphs or []]
-        kwargs["named_graphs"] = [NamedNode(g) for g in dataset.named_graphs or []]
-    elif store.union_default_graph and not has_dataset_clause(sparql):
-        kwargs["use_default_graph_as_union"] = True
-    try:
-        return store.native.query(engine_text(sparql), base_iri=base_iri, **kwargs)
-    except (SyntaxError, ValueError) as exc:
-        raise SparqlSyntaxError(str(exc)) from exc
-    except (OSError, RuntimeError) as exc:
-        raise SparqlEvaluationError(str(exc)) from exc
+    """The engine's own result object (QuerySolutions, QueryBoolean or QueryTriples): the
+    same evaluation as :meth:`OxigraphStore.query`, unwrapped so that the engine can write
+    the answer itself."""
+    return store.native_query(sparql, dataset=dataset, base_iri=base_iri)
 
 
 #: Answers the engine writes itself, where its output is exactly what the W3C formats say
