@@ -25,7 +25,8 @@ def rdf_format(media_type: str) -> RdfFormat:
     return fmt
 
 
-def _graph_node(graph: str | None) -> NamedNode | DefaultGraph:
+def graph_node(graph: str | None) -> NamedNode | DefaultGraph:
+    """The graph term for a graph IRI (``None``: the default graph)."""
     return DefaultGraph() if graph is None else NamedNode(graph)
 
 
@@ -48,7 +49,7 @@ def parse_rdf(
     check_rdf(data, fmt)  # hostile documents never reach the parser
     if isinstance(data, bytes):
         data = io.BytesIO(data)
-    target = _graph_node(graph)
+    target = graph_node(graph)
     try:
         # Fresh blank nodes per document: two files that both say ``_:x`` mean two nodes.
         quads = list(parse(data, format=fmt, base_iri=base_iri, rename_blank_nodes=True))

@@ -26,6 +26,7 @@ from pyoxigraph import (
 )
 from pyoxigraph import Store as OxStore
 
+from ..rdf import graph_node as _graph_node
 from ..rdf import parse_rdf, rdf_format
 from ..sparql.lexer import engine_text, has_dataset_clause, query_prefixes
 from .base import (
@@ -39,10 +40,6 @@ from .base import (
     StoreError,
     StoreReadOnlyError,
 )
-
-
-def _graph_node(graph: str | None) -> NamedNode | DefaultGraph:
-    return DefaultGraph() if graph is None else NamedNode(graph)
 
 
 class OxigraphStore:

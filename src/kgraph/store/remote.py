@@ -57,7 +57,7 @@ from pyoxigraph import (
     serialize,
 )
 
-from ..rdf import parse_rdf, rdf_format
+from ..rdf import graph_node, parse_rdf, rdf_format
 from ..sparql.lexer import engine_text, has_dataset_clause, query_prefixes, tokenize
 from .base import (
     AskResult,
@@ -812,7 +812,7 @@ class RemoteStore:
 
     def replace_graph(self, graph: str | None, quads: Iterable[Quad]) -> None:
         self._writing()
-        target = DefaultGraph() if graph is None else NamedNode(graph)
+        target = graph_node(graph)
         quads = [q if q.graph_name == target else Quad(q.subject, q.predicate, q.object, target)
                  for q in quads]
         if self.graph_store_url and quads and self.profile.gsp_put_atomic:
@@ -828,7 +828,7 @@ class RemoteStore:
 
     def drop_graph(self, graph: str | None) -> bool:
         self._writing()
-        target = DefaultGraph() if graph is None else NamedNode(graph)
+        target = graph_node(graph)
         g = self._graph_term(target)
         pattern = "{ ?s ?p ?o }" if g is None else f"{{ GRAPH <{g}> {{ ?s ?p ?o }} }}"
         if self.graph_store_url and g is not None:
@@ -1024,7 +1024,7 @@ class RemoteStore:
             named = self._select_raw(
                 f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH ?g {{ ?s ?p ?o }} {self._hidden_filter()} }}")
             return _number(named) + self.count(None)
-        g = self._graph_term(DefaultGraph() if graph is None else NamedNode(graph))  # type: ignore[arg-type]
+        g = self._graph_term(graph_node(graph))  # type: ignore[arg-type]
         if g is None and p.default_graph_iri is None:
             where = "?s ?p ?o"
         else:
