@@ -9,8 +9,8 @@ from dataclasses import replace
 import pytest
 
 from kgraph.config import Settings
-from kgraph.sparql import results as fmt
 from kgraph.sparql.protocol import ProtocolError
+from kgraph.store import results as fmt
 from kgraph.store.base import AskResult, GraphResult, SerializedResult
 from kgraph.store.oxigraph import OxigraphStore
 from kgraph.web import create_app

@@ -30,14 +30,7 @@ from rdflib.plugins.sparql.parserutils import CompValue
 from rdflib.term import BNode, URIRef, Variable
 
 from kgraph.config import Settings
-from kgraph.sparql.guard import (
-    ServiceNotAllowedError,
-    expand_codepoints,
-    nesting,
-    parsed_outbound,
-    prepare,
-)
-from kgraph.sparql.lexer import (
+from kgraph.lexer import (
     engine_text,
     has_dataset_clause,
     inject_using,
@@ -45,6 +38,13 @@ from kgraph.sparql.lexer import (
     query_prefixes,
     service_refs,
     tokenize,
+)
+from kgraph.sparql.guard import (
+    ServiceNotAllowedError,
+    expand_codepoints,
+    nesting,
+    parsed_outbound,
+    prepare,
 )
 from kgraph.store.base import SparqlSyntaxError
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kgraph.sparql.conneg import accepts_html, negotiate
-from kgraph.sparql.lexer import (
+from kgraph.lexer import (
     DatasetConflictError,
     engine_text,
     has_dataset_clause,
@@ -13,6 +12,7 @@ from kgraph.sparql.lexer import (
     service_refs,
     tokenize,
 )
+from kgraph.sparql.conneg import accepts_html, negotiate
 
 
 @pytest.mark.parametrize(("query", "expected"), [

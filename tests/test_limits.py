@@ -14,9 +14,9 @@ import pytest
 import requests
 
 from kgraph.config import Settings
-from kgraph.sparql.results import ResultTooLargeError
 from kgraph.store.base import QueryTimeoutError, StoreBusyError
 from kgraph.store.oxigraph import OxigraphStore
+from kgraph.store.results import ResultTooLargeError
 from kgraph.web import create_app
 
 from .support import ServerProcess, auth

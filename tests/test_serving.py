@@ -565,8 +565,8 @@ def test_executors_cap_answers_in_every_format(tmp_path: Path,
     """``max_result_rows`` holds for answers the engine writes (JSON, CSV) and kgraph writes
     (XML, TSV, RDF): exactly the cap passes, one more row is ResultTooLargeError."""
     from kgraph.config import Settings
-    from kgraph.sparql.results import ResultTooLargeError
     from kgraph.store.pool import PooledStore
+    from kgraph.store.results import ResultTooLargeError
     from kgraph.store.writer import ENV_SETTINGS, WriterClient, WriterProcess, settings_to_json
 
     folder = tmp_path / "store"

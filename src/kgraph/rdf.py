@@ -13,8 +13,8 @@ from typing import IO
 
 from pyoxigraph import DefaultGraph, NamedNode, Quad, RdfFormat, parse
 
+from .errors import RdfSyntaxError
 from .rdfguard import check_rdf
-from .store.base import RdfSyntaxError
 
 
 def rdf_format(media_type: str) -> RdfFormat:

@@ -21,9 +21,8 @@ from urllib.parse import urljoin
 
 from pyoxigraph import DefaultGraph, NamedNode, Quad, QueryResultsFormat, Triple
 
-from kgraph.sparql.lexer import Token, replace_spans, service_refs, tokenize
+from kgraph.lexer import Token, replace_spans, service_refs, tokenize
 from kgraph.sparql.relay import ServiceRelay
-from kgraph.sparql.results import write_graph, write_solutions
 from kgraph.store import (
     AskResult,
     GraphResult,
@@ -32,6 +31,7 @@ from kgraph.store import (
     open_store,
 )
 from kgraph.store.base import Store
+from kgraph.store.results import write_graph, write_solutions
 
 from .manifest import SKIPPED_AREAS, GraphFile, Suite, W3CTest
 from .results import (

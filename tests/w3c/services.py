@@ -17,9 +17,9 @@ from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from kgraph.sparql.results import write_graph, write_solutions
 from kgraph.store import AskResult, GraphResult, SparqlSyntaxError, open_store
 from kgraph.store.base import Store
+from kgraph.store.results import write_graph, write_solutions
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -84,7 +84,7 @@ _DELTA_GRAPHS = "#KGRAPH-DELTA-GRAPHS#"
 def _delta_selects(rule: Rule, select: str) -> list[str]:
     """Semi-naive variants of ``select``: one per premise, each driven by that premise
     matching a triple of the delta graphs (named at run time in place of a marker)."""
-    from ..sparql.lexer import tokenize
+    from ..lexer import tokenize
 
     seen_select = False
     for tok in tokenize(select):

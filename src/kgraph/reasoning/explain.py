@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pyoxigraph import BlankNode, Literal, NamedNode, Store, Triple
 
 from ..namespaces import GRAPH_ONTOLOGY, GRAPH_SOURCE, KGO, OA, PREFIXES, PROV, RDF, RDFS
-from ..sparql.results import json_term as term_json
+from ..store.results import json_term as term_json
 from .engine import Derivation, EngineRun
 
 #: The scratch graph that holds hypothetical (scenario) statements.

@@ -32,7 +32,7 @@ from rdflib import URIRef, Variable
 from rdflib.paths import Path as RPath
 
 from ..config import PROJECT_ROOT
-from ..sparql.lexer import tokenize
+from ..lexer import tokenize
 
 #: Where the shipped rules live.
 RULES_DIR = PROJECT_ROOT / "ontology" / "rules"

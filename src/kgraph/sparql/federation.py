@@ -33,8 +33,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from kgraph.config import Settings
+from kgraph.lexer import ServiceRef, replace_spans, service_refs, tokenize
 from kgraph.namespaces import GRAPH_WIKIDATA, WIKIDATA_ENDPOINT
-from kgraph.sparql.lexer import ServiceRef, replace_spans, service_refs, tokenize
 
 SNAPSHOT = "snapshot"
 LIVE = "live"
@@ -102,7 +102,7 @@ def plan_services(
 ) -> ServicePlan:
     """Decide every SERVICE clause of ``sparql`` (see :func:`prepare_services`).
 
-    ``refs`` are the clauses as :func:`kgraph.sparql.lexer.service_refs` finds
+    ``refs`` are the clauses as :func:`kgraph.lexer.service_refs` finds
     them (the guard passes the ones it checked against a parser). Every remote
     endpoint is written back as the absolute IRI to call, so that neither a
     prefix nor BASE is left for the engine to resolve differently.

@@ -64,9 +64,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from ..config import Settings
+from ..lexer import load_refs, replace_spans, resolve_iri, service_refs, tokenize
 from ..store.base import SparqlSyntaxError
 from .federation import ServiceNotAllowedError, plan_services
-from .lexer import load_refs, replace_spans, resolve_iri, service_refs, tokenize
 
 #: Deepest bracket nesting handed to the engine. The engine's recursive parser
 #: overflows an 8 MiB thread stack at about 2,200 nested groups (272 on a

@@ -10,30 +10,20 @@ views only glue these to HTTP.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import parse_qsl, urlsplit
 
 from ..config import Settings
+from ..errors import ProtocolError
+from ..lexer import DatasetConflictError, has_dataset_clause, inject_using, service_refs
 from ..namespaces import GRAPH_INFERRED
 from ..store.base import DatasetSpec, QueryResult, SerializedResult, Store
-from .lexer import DatasetConflictError, has_dataset_clause, inject_using, service_refs
 from .relay import ServiceRelay
 
 
 class MultiDictLike(Protocol):
     def getlist(self, key: str) -> list[str]: ...
-
-
-class ProtocolError(Exception):
-    """A request the protocol rejects; ``status`` is the HTTP status to answer with."""
-
-    def __init__(self, status: int, message: str, headers: Mapping[str, str] | None = None):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.headers = dict(headers or {})
 
 
 @dataclass(frozen=True)

@@ -15,48 +15,18 @@ from typing import IO, Protocol, runtime_checkable
 
 from pyoxigraph import BlankNode, Literal, NamedNode, Quad, Triple
 
+from ..errors import (  # noqa: F401 (re-exported: the Store interface's errors)
+    EngineCrashError,
+    QueryTimeoutError,
+    RdfSyntaxError,
+    SparqlEvaluationError,
+    SparqlSyntaxError,
+    StoreBusyError,
+    StoreError,
+    StoreReadOnlyError,
+)
+
 Term = NamedNode | BlankNode | Literal | Triple
-
-
-class StoreError(Exception):
-    """An engine failed for a reason that is not the caller's input."""
-
-
-class SparqlSyntaxError(ValueError):
-    """A query or update does not parse; the message carries line and column."""
-
-
-class SparqlEvaluationError(ValueError):
-    """A well-formed operation that cannot be evaluated (e.g. LOAD of a bad document)."""
-
-
-class RdfSyntaxError(ValueError):
-    """An RDF document does not parse; nothing from it was stored."""
-
-
-class StoreReadOnlyError(StoreError):
-    """A write was asked of a store opened read-only (HTTP 403); nothing changed."""
-
-
-class QueryTimeoutError(RuntimeError):
-    """An operation ran past its time limit; the engine's work on it was stopped
-    where the store can stop it (HTTP 503)."""
-
-
-class StoreBusyError(StoreError):
-    """Every worker is busy and the queue is full or the wait too long (HTTP 503 with
-    Retry-After); nothing was done."""
-
-
-class EngineCrashError(StoreError):
-    """The process evaluating one request died (e.g. a parser overflowed its stack).
-
-    Only that request is lost; the store and every other request are unaffected.
-    ``killed`` tells a process killed from outside (not the request's doing: 503) from
-    one that crashed on the request (400).
-    """
-
-    killed = False
 
 
 @dataclass(frozen=True)

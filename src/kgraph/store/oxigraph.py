@@ -26,9 +26,9 @@ from pyoxigraph import (
 )
 from pyoxigraph import Store as OxStore
 
+from ..lexer import engine_text, has_dataset_clause, query_prefixes
 from ..rdf import graph_node as _graph_node
 from ..rdf import parse_rdf, rdf_format
-from ..sparql.lexer import engine_text, has_dataset_clause, query_prefixes
 from .base import (
     AskResult,
     DatasetSpec,

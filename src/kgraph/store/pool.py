@@ -50,9 +50,10 @@ from pyoxigraph import (
 )
 
 from ..config import Settings
+from ..errors import ProtocolError
+from ..lexer import query_prefixes
 from ..namespaces import PREFIXES
-from ..sparql import results as fmt
-from ..sparql.lexer import query_prefixes
+from . import results as fmt
 from .base import (
     AskResult,
     DatasetSpec,
@@ -651,8 +652,6 @@ class _Chunks:
 
 def _error(name: str, message: str, status: int) -> Exception:
     if name == "NotAcceptable":
-        from ..sparql.protocol import ProtocolError
-
         kind = {"graph": "CONSTRUCT or DESCRIBE", "boolean": "ASK"}.get(message, "SELECT")
         return ProtocolError(406, f"cannot produce an acceptable media type for a {kind} "
                                   "answer (see the formats offered in the documentation)")

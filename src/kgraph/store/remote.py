@@ -57,8 +57,9 @@ from pyoxigraph import (
     serialize,
 )
 
+from ..errors import ProtocolError
+from ..lexer import engine_text, has_dataset_clause, query_prefixes, tokenize
 from ..rdf import graph_node, parse_rdf, rdf_format
-from ..sparql.lexer import engine_text, has_dataset_clause, query_prefixes, tokenize
 from .base import (
     AskResult,
     DatasetSpec,
@@ -72,6 +73,7 @@ from .base import (
     StoreError,
     StoreReadOnlyError,
 )
+from .results import capped, stream_rdf, write_solutions
 
 log = logging.getLogger(__name__)
 
@@ -623,9 +625,6 @@ class RemoteStore:
         A standard engine's bytes are handed on unchanged; an engine that needs
         normalising (Virtuoso) is parsed and written again by kgraph's writers.
         """
-        from ..sparql.protocol import ProtocolError
-        from ..sparql.results import capped, stream_rdf, write_solutions
-
         form = query_form(sparql)
         wanted = solutions_format if form in ("SELECT", "ASK") else graph_format
         if wanted is None:  # the client accepts no media type for this kind of answer
@@ -1032,8 +1031,6 @@ class RemoteStore:
         return _number(self._select_raw(f"SELECT (COUNT(*) AS ?n) WHERE {{ {where} }}"))
 
     def dump(self, output: IO[bytes], media_type: str) -> None:
-        from ..sparql.results import stream_rdf
-
         fmt = rdf_format(media_type)
         if not fmt.supports_datasets:
             raise ValueError(f"{media_type} cannot hold named graphs; use N-Quads or TriG")

@@ -20,7 +20,6 @@ from werkzeug.exceptions import HTTPException
 
 from ..config import PROJECT_ROOT
 from ..sparql.protocol import ProtocolError
-from ..sparql.results import ResultTooLargeError
 from ..store.base import (
     EngineCrashError,
     QueryTimeoutError,
@@ -31,6 +30,7 @@ from ..store.base import (
     StoreError,
     StoreReadOnlyError,
 )
+from ..store.results import ResultTooLargeError
 from .logs import info
 
 log = logging.getLogger("kgraph.errors")

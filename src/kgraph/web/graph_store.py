@@ -15,8 +15,8 @@ from flask import Blueprint, Response, current_app, request, url_for
 
 from ..namespaces import PREFIXES
 from ..rdf import parse_rdf
-from ..sparql import results as fmt
 from ..sparql.protocol import ProtocolError, is_absolute_iri
+from ..store import results as fmt
 from .auth import require_write_access
 from .limits import hold_until_sent
 from .responses import choose, rdf_content_type, stream_response

@@ -20,9 +20,9 @@ from flask import Request, Response, request
 from werkzeug.datastructures import MultiDict
 
 from ..namespaces import PREFIXES
-from ..sparql import results as fmt
 from ..sparql.conneg import negotiate
 from ..sparql.protocol import FORM, ProtocolError, QueryOperation
+from ..store import results as fmt
 from ..store.base import DatasetSpec, GraphResult, SelectResult
 from .cache import CachedAnswer, etag_matches, request_digest, versioned_key
 from .limits import Slot, check_text_size, hold_until_sent

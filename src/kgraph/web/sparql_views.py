@@ -6,7 +6,6 @@ from flask import Blueprint, Response, current_app, render_template, request
 from werkzeug.datastructures import MultiDict
 
 from ..config import Settings
-from ..sparql import results as fmt
 from ..sparql.conneg import accepts_html, negotiate
 from ..sparql.protocol import (
     ALLOW,
@@ -18,6 +17,7 @@ from ..sparql.protocol import (
     require_utf8_params,
 )
 from ..sparql.service_description import SD_PREFIXES, describe
+from ..store import results as fmt
 from ..store.base import GraphResult
 from .auth import require_write_access
 from .limits import check_declared_length, check_text_size

@@ -18,7 +18,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from pyoxigraph import BlankNode, Literal, NamedNode, Quad, RdfFormat, Triple, serialize
 
-from ..store.base import AskResult, GraphResult, QueryTimeoutError, SelectResult
+from .base import AskResult, GraphResult, QueryTimeoutError, SelectResult
 
 XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
 RDF_LANG_STRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
