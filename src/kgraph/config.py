@@ -94,6 +94,9 @@ class Settings:
     cache_max_age_s: int = 0
     #: CORS: origins allowed to call the endpoint from a browser.
     cors_origins: str = "*"
+    #: The URL clients reach the service at (behind a proxy); the base IRI of queries and the
+    #: namespace of graphs the Graph Store mints. ``None``: the request's own URL (Host header).
+    public_url: str | None = None
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -119,6 +122,7 @@ class Settings:
             workers=int(env.get("KGRAPH_WORKERS", "0")),
             threads=int(env.get("KGRAPH_THREADS", "4")),
             cors_origins=env.get("KGRAPH_CORS_ORIGINS", "*"),
+            public_url=env.get("KGRAPH_PUBLIC_URL") or None,
         )
         clean = {k: v for k, v in overrides.items() if v is not None}
         return replace(settings, **clean)  # type: ignore[arg-type]

@@ -439,14 +439,19 @@ def prepare(
     *,
     update: bool,
     route: Callable[[str], str] | None = None,
+    base_iri: str | None = None,
 ) -> str:
     """The exact text to hand the engine for a query or update (see the module doc).
+
+    ``base_iri`` is the service-defined base (SPARQL 1.1 Protocol): it is written into
+    the text as a ``BASE`` declaration of its own first line (:func:`with_base`), so the
+    checks below, the engine, and a remote engine all resolve relative IRIs alike.
 
     Raises :class:`QueryTooDeepError` / :class:`AmbiguousEscapeError` (both
     :class:`SparqlSyntaxError`, 400) and :class:`ServiceNotAllowedError` /
     :class:`LoadNotAllowedError` (400).
     """
-    expanded = expand_codepoints(text)
+    expanded = with_base(expand_codepoints(text), base_iri)
     data = expanded.encode("utf-8", "surrogatepass")
     what = "update" if update else "query"
     check_nesting(data, what=what)
@@ -455,6 +460,38 @@ def prepare(
     if not may_fetch(expanded, update=update):
         return handoff
     return engine_safe(_prepare_outbound(expanded, settings, update=update, route=route))
+
+
+_BASE_IRI = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:[^\x00-\x20<>\"{}|^`\\]*")
+
+
+def with_base(text: str, base_iri: str | None) -> str:
+    """``text`` preceded by ``BASE <base_iri>`` on a line of its own (nothing without a base).
+
+    A prologue may hold any number of BASE declarations, each resolved against the one
+    before (SPARQL 1.1 §4.1.1.1), so the text's own BASE still wins, and a relative one is
+    read against the service's. Raises :class:`SparqlSyntaxError` for a base that is not
+    an absolute IRI (it could not be written into the text as one IRI).
+    """
+    if base_iri is None:
+        return text
+    if _BASE_IRI.fullmatch(base_iri) is None:
+        raise SparqlSyntaxError(f"the base IRI {base_iri[:200]!r} is not an absolute IRI")
+    return f"BASE <{base_iri}>\n{text}"
+
+
+_POSITION = re.compile(r"^error at (\d+):(\d+)")
+
+
+def without_base(exc: SparqlSyntaxError) -> SparqlSyntaxError:
+    """A syntax error of a text :func:`with_base` prefixed, its position (``error at
+    LINE:COLUMN``, as pyoxigraph writes it) given in the client's own text."""
+    message = str(exc)
+    found = _POSITION.match(message)
+    if found is None or int(found.group(1)) < 2:
+        return exc
+    line = int(found.group(1)) - 1
+    return type(exc)(f"error at {line}:{found.group(2)}" + message[found.end():])
 
 
 def _prepare_outbound(expanded: str, settings: Settings, *, update: bool,
@@ -530,5 +567,5 @@ def _agree(what: str, lexed: Iterable[str | None], parsed: Iterable[str | None])
 __all__ = [
     "MAX_DEPTH", "AmbiguousEscapeError", "bracket_depth", "LoadNotAllowedError", "QueryTooDeepError",
     "ServiceNotAllowedError", "check_nesting", "engine_safe", "expand_codepoints", "nesting",
-    "parsed_outbound", "prepare", "resolve_iri",
+    "parsed_outbound", "prepare", "resolve_iri", "with_base", "without_base",
 ]

@@ -9,8 +9,9 @@ views only glue these to HTTP.
 
 from __future__ import annotations
 
+import codecs
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 from urllib.parse import parse_qsl, urlsplit
 
@@ -18,7 +19,7 @@ from ..config import Settings
 from ..errors import ProtocolError
 from ..lexer import DatasetConflictError, has_dataset_clause, inject_using, service_refs
 from ..namespaces import GRAPH_INFERRED
-from ..store.base import DatasetSpec, QueryResult, SerializedResult, Store
+from ..store.base import DatasetSpec, QueryResult, SerializedResult, SparqlSyntaxError, Store
 from .relay import ServiceRelay
 
 
@@ -33,6 +34,8 @@ class QueryOperation:
     named_graph_uri: tuple[str, ...] = ()
     #: ``False`` restricts the default dataset to asserted triples (no inferred graph).
     inference: bool = True
+    #: The service-defined base IRI relative IRIs resolve against (``None``: none).
+    base_iri: str | None = None
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,8 @@ class UpdateOperation:
     update: str
     using_graph_uri: tuple[str, ...] = ()
     using_named_graph_uri: tuple[str, ...] = ()
+    #: The service-defined base IRI relative IRIs resolve against (``None``: none).
+    base_iri: str | None = None
 
 
 #: Methods the SPARQL endpoint answers (405 and OPTIONS say the same).
@@ -100,11 +105,25 @@ def require_utf8_params(raw: bytes, where: str) -> None:
         raise ProtocolError(400, f"the {where} is not valid percent-encoded UTF-8: {exc}") from exc
 
 
+#: Charsets a direct POST may declare: the protocol requires UTF-8 (ASCII is a subset).
+UTF8_CHARSETS = frozenset({"utf-8", "ascii"})
+
+
 def _decode(body: bytes, charset: str | None) -> str:
+    """The text of a direct POST body; 415 for a declared charset other than UTF-8 (SPARQL
+    1.1 Protocol §2.1.3, §2.2.2: the body is UTF-8), 400 for bytes that are not UTF-8."""
+    if charset is not None:
+        try:
+            name = codecs.lookup(charset).name
+        except LookupError:
+            name = None
+        if name not in UTF8_CHARSETS:
+            raise ProtocolError(415, f"the charset {charset[:100]!r} is not supported: a SPARQL "
+                                     "query or update sent directly must be UTF-8")
     try:
-        return body.decode(charset or "utf-8")
-    except (UnicodeDecodeError, LookupError) as exc:
-        raise ProtocolError(400, f"the request body is not valid {charset or 'UTF-8'}: {exc}") from exc
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ProtocolError(400, f"the request body is not valid UTF-8: {exc}") from exc
 
 
 def parse_request(
@@ -114,8 +133,26 @@ def parse_request(
     args: MultiDictLike,
     form: MultiDictLike,
     body: bytes,
+    base_iri: str | None = None,
 ) -> QueryOperation | UpdateOperation | None:
-    """Read a SPARQL Protocol operation from a request; ``None`` when it carries none."""
+    """Read a SPARQL Protocol operation from a request; ``None`` when it carries none.
+
+    ``base_iri`` is the service-defined base the operation's relative IRIs resolve against
+    (see :mod:`kgraph.web.service_iri`)."""
+    op = _parse_request(method, mimetype, charset, args, form, body)
+    if op is None or base_iri is None:
+        return op
+    return replace(op, base_iri=base_iri)
+
+
+def _parse_request(
+    method: str,
+    mimetype: str,
+    charset: str | None,
+    args: MultiDictLike,
+    form: MultiDictLike,
+    body: bytes,
+) -> QueryOperation | UpdateOperation | None:
     if method in ("GET", "HEAD"):
         if args.getlist("update"):
             raise ProtocolError(405, "SPARQL updates must be sent with POST", {"Allow": ALLOW})
@@ -170,7 +207,7 @@ class Endpoint:
         #: Remote SERVICE calls go out through it (started on first use).
         self.relay = ServiceRelay(settings.query_timeout_s, settings.max_body_bytes)
 
-    def _services(self, text: str, update: bool = False) -> str:
+    def _services(self, text: str, update: bool = False, base_iri: str | None = None) -> str:
         """The text to hand the engine: escapes, nesting, SERVICE and LOAD decided
         (:func:`kgraph.sparql.guard.prepare`)."""
         from .federation import ServiceNotAllowedError, configured_targets
@@ -178,7 +215,8 @@ class Endpoint:
 
         self.relay.trusted = configured_targets(self.settings)
         try:
-            return prepare(text, self.settings, update=update, route=self.relay.url_for)
+            return prepare(text, self.settings, update=update, route=self.relay.url_for,
+                           base_iri=base_iri)
         except ServiceNotAllowedError as exc:
             raise ProtocolError(400, str(exc)) from exc
 
@@ -197,7 +235,7 @@ class Endpoint:
 
     def prepare(self, op: QueryOperation) -> tuple[str, DatasetSpec | None]:
         """The text the engine runs (SERVICE calls routed) and the dataset it runs on."""
-        text = self._services(op.query)
+        text = self._services(op.query, base_iri=op.base_iri)
         return text, self.dataset_for(op, text)
 
     @staticmethod
@@ -230,9 +268,16 @@ class Endpoint:
             solutions_format=solutions_format, graph_format=graph_format)
 
     def update(self, op: UpdateOperation) -> None:
-        text = self._services(op.update, update=True)
+        text = self._services(op.update, update=True, base_iri=op.base_iri)
         try:
             text = inject_using(text, op.using_graph_uri, op.using_named_graph_uri)
         except DatasetConflictError as exc:
             raise ProtocolError(400, str(exc)) from exc
-        self.store.update(text)
+        try:
+            self.store.update(text)
+        except SparqlSyntaxError as exc:
+            if op.base_iri is None:
+                raise
+            from .guard import without_base
+
+            raise without_base(exc) from None

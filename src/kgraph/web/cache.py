@@ -40,14 +40,15 @@ Key = tuple[int, bytes]
 
 def request_digest(
     store_id: str, query: str, default_graphs: tuple[str, ...], named_graphs: tuple[str, ...],
-    inference: bool, media: tuple[str | None, str | None],
+    inference: bool, media: tuple[str | None, str | None], base_iri: str | None = None,
 ) -> bytes:
-    """A 128-bit digest of what decides an answer besides the store's state.
+    """A 128-bit digest of what decides an answer besides the store's state (the base
+    IRI too: a relative IRI in the query reads differently under another base).
 
     A digest, so that an entry does not keep a (possibly megabyte) query text alive;
     ``repr`` of the tuple is unambiguous between fields.
     """
-    material = repr((store_id, query, default_graphs, named_graphs, inference, media))
+    material = repr((store_id, query, default_graphs, named_graphs, inference, media, base_iri))
     return hashlib.blake2b(material.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 

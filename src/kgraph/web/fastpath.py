@@ -37,6 +37,7 @@ from .responses import (
     format_param,
     plan_query,
 )
+from .service_iri import query_base
 from .sparql_views import check_sizes
 
 if TYPE_CHECKING:
@@ -90,7 +91,7 @@ class FastQueries:
         #: Switched off, every request goes to the app (the tests compare both ways).
         self.enabled = True
         #: What a GET's (query string, Accept) asks for: reading it is deterministic.
-        self._memo: dict[tuple[str, str | None], Plan] = {}
+        self._memo: dict[tuple[str, str | None, str | None], Plan] = {}
         origins = kg.settings.cors_origins
         self.cors = [("Access-Control-Allow-Origin", origins),
                      ("Access-Control-Expose-Headers", "Content-Type, Location, ETag, X-Request-Id"),
@@ -135,13 +136,14 @@ class FastQueries:
         kg = self.kg
         accept = environ.get("HTTP_ACCEPT")
         plan = None
+        base = query_base(kg.settings, environ)
         if length == 0 and method != "POST":
-            memo_key = (raw, accept)
+            memo_key = (raw, accept, base)
             plan = self._memo.get(memo_key)
             if plan is None:
                 check_sizes(kg.settings, method, "", len(raw), None)
                 args = _params(raw, "query string")
-                op = parse_request(method, "", None, args, _EMPTY, b"")
+                op = parse_request(method, "", None, args, _EMPTY, b"", base)
                 if not isinstance(op, QueryOperation):
                     return None
                 plan = plan_query(kg, op, format_param(method, "", args, None), accept)
@@ -168,7 +170,7 @@ class FastQueries:
             if mimetype == FORM:
                 form = _params(body.decode("ascii"), "form body")
             op = parse_request(method, mimetype, charset, args, form if form is not None
-                               else _EMPTY, b"" if form is not None else body)
+                               else _EMPTY, b"" if form is not None else body, base)
             if not isinstance(op, QueryOperation):
                 return None
             plan = plan_query(kg, op, format_param(method, mimetype, args, form), accept)

@@ -21,9 +21,10 @@ from werkzeug.datastructures import MultiDict
 
 from ..namespaces import PREFIXES
 from ..sparql.conneg import negotiate
+from ..sparql.guard import without_base
 from ..sparql.protocol import FORM, ProtocolError, QueryOperation
 from ..store import results as fmt
-from ..store.base import DatasetSpec, GraphResult, SelectResult
+from ..store.base import DatasetSpec, GraphResult, SelectResult, SparqlSyntaxError
 from .cache import CachedAnswer, etag_matches, request_digest, versioned_key
 from .limits import Slot, check_text_size, hold_until_sent
 from .logs import RequestInfo, info
@@ -139,7 +140,7 @@ def plan_query(kg: KGraph, op: QueryOperation, name: str | None, accept: str | N
     media = (None if isinstance(solutions, str) else solutions[0],
              None if isinstance(graph, str) else graph[0])
     digest = request_digest(kg.store_id, op.query, op.default_graph_uri, op.named_graph_uri,
-                            op.inference, media)
+                            op.inference, media, op.base_iri)
     return Plan(op, solutions, graph, digest)
 
 
@@ -215,6 +216,11 @@ def evaluate_answer(kg: KGraph, plan: Plan, version: int, key: tuple[int, bytes]
         body = _stream([first, _bytes(second)], chunks, keep if limit else None, limit,
                        state, method, path)
         return Answer(200, content_type, headers, stream=body, slot=slot)
+    except SparqlSyntaxError as exc:
+        slot.release()
+        if plan.op.base_iri is None:
+            raise
+        raise without_base(exc) from None  # positions in the client's text, not the engine's
     except BaseException:
         slot.release()
         raise

@@ -22,6 +22,7 @@ from ..store.base import GraphResult
 from .auth import require_write_access
 from .limits import check_declared_length, check_text_size
 from .responses import FAILED_KEY, answer_query, result_response
+from .service_iri import query_base
 
 bp = Blueprint("sparql", __name__)
 
@@ -53,6 +54,7 @@ def sparql() -> Response:
         req.args,
         req.form if is_form else MultiDict(),
         b"" if is_form or method in ("GET", "HEAD") else req.get_data(cache=False),
+        base_iri=query_base(settings, req.environ),
     )
     if op is None:
         return _service_description()
