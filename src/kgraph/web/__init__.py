@@ -39,6 +39,7 @@ BLUEPRINTS = [
     "kgraph.web.graph_store:bp",
     "kgraph.web.named_queries:bp",
     "kgraph.web.reasoning:reasoning_bp",
+    "kgraph.web.linked_data:bp",
 ]
 
 log = logging.getLogger("kgraph.http")
