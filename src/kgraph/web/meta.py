@@ -1,22 +1,17 @@
-"""``/`` and ``/health``: where to start, and whether the store answers."""
+"""``/health``: whether the store answers (``/`` is the query editor, kgraph.web.ui)."""
 
 from __future__ import annotations
 
 import logging
 import time
 
-from flask import Blueprint, Response, current_app, jsonify, redirect, url_for
+from flask import Blueprint, Response, current_app, jsonify
 
 from .. import __version__
 from ..store.base import AskResult
 
 bp = Blueprint("meta", __name__)
 log = logging.getLogger("kgraph.http")
-
-
-@bp.get("/")
-def index() -> Response:
-    return redirect(url_for("sparql.sparql"))  # type: ignore[return-value]
 
 
 @bp.get("/health")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, render_template, request
+from flask import Blueprint, Response, current_app, request
 from werkzeug.datastructures import MultiDict
 
 from ..config import Settings
@@ -23,6 +23,7 @@ from .auth import require_write_access
 from .limits import check_declared_length, check_text_size
 from .responses import FAILED_KEY, answer_query, result_response
 from .service_iri import query_base
+from .ui import editor_response
 
 bp = Blueprint("sparql", __name__)
 
@@ -88,6 +89,6 @@ def _service_description() -> Response:
     if accepts_html(accept) and not request.values.get("format"):
         rdf_choice = negotiate(accept, [f.media_type for f in fmt.GRAPH_FORMATS] + ["text/html"])
         if rdf_choice == "text/html":
-            return Response(render_template("query_form.html"), mimetype="text/html")
+            return editor_response()
     triples = describe(request.base_url, kg.settings, kg.store)
     return result_response(GraphResult(iter(triples), SD_PREFIXES), None)

@@ -1,0 +1,375 @@
+// kgraph's query editor: Yasqe (editing, completion) and Yasr (results) from the vendored
+// packages, with a graph view (vis-network) for CONSTRUCT/DESCRIBE answers, a timeline view
+// (vis-timeline) for answers that hold dates, the `#defaultView:` comment of the Wikidata
+// Query Service, and download links that ask the endpoint itself for every format it offers.
+// Nothing here talks to any host but this server: Yasqe's own prefix (prefix.cc) and
+// class/property (LOV) completers are replaced by ones that read kgraph's JSON helpers.
+(function () {
+  "use strict";
+
+  const cfg = JSON.parse(document.getElementById("kg-config").textContent);
+  const XSD = "http://www.w3.org/2001/XMLSchema#";
+  const DATE_TYPES = new Set(["date", "dateTime", "dateTimeStamp", "gYear", "gYearMonth"]
+    .map((t) => XSD + t));
+  const LABELS = new Set([
+    "http://www.w3.org/2000/01/rdf-schema#label",
+    "http://www.w3.org/2004/02/skos/core#prefLabel",
+  ]);
+  const GRAPH_MEDIA = new Set(cfg.formats.graph.map((f) => f.media_type));
+  const EXTENSIONS = {
+    "application/sparql-results+json": "srj", "application/sparql-results+xml": "srx",
+    "text/csv": "csv", "text/tab-separated-values": "tsv", "text/turtle": "ttl",
+    "application/n-triples": "nt", "application/rdf+xml": "rdf", "application/ld+json": "jsonld",
+  };
+  const VIEWS = { table: "table", graph: "graph", timeline: "timeline" };
+  const MAX_NODES = 1500;
+  const MAX_ITEMS = 2000;
+
+  const $ = (id) => document.getElementById(id);
+  const status = $("kg-status");
+  const asserted = $("kg-asserted");
+
+  function getJson(url) {
+    return fetch(url, { headers: { Accept: "application/json" } }).then((r) => {
+      if (!r.ok) throw new Error(`${url}: ${r.status}`);
+      return r.json();
+    });
+  }
+
+  // -- prefixes: kgraph's own, for completion and for showing IRIs short ------------------
+  const prefixMap = Object.assign({}, cfg.prefixMap);
+  function shortIri(iri, extra) {
+    let best = null;
+    for (const map of [extra || {}, prefixMap]) {
+      for (const [p, ns] of Object.entries(map)) {
+        if (ns && iri.startsWith(ns) && (!best || ns.length > best[1].length)) best = [p, ns];
+      }
+      if (best) break;
+    }
+    return best ? `${best[0]}:${iri.slice(best[1].length)}` : `<${iri}>`;
+  }
+  // kgraph's IRIs (https://w3id.org/kgraph/...) are served by this server under the same path.
+  function localUrl(iri) {
+    if (!iri.startsWith(cfg.resourceBase)) return null;
+    return `${window.location.origin}/${iri.slice(cfg.resourceBase.length)}`;
+  }
+
+  // -- completion: no completer may call outside --------------------------------------------
+  const builtIn = Object.assign({}, Yasqe.Autocompleters);
+  for (const name of ["prefixes", "property", "class"]) delete Yasqe.Autocompleters[name];
+  Yasqe.defaults.autocompleters = [];
+  Yasqe.defaults.prefixCcApi = null;
+  const noStorage = () => undefined; // the store changes: never keep a list in localStorage
+  const storeTerms = (kind) => () =>
+    getJson(`${cfg.completions}?kind=${kind}`).then((d) => d.terms).catch((e) => {
+      console.warn(e);
+      return [];
+    });
+  Yasqe.registerAutocompleter({
+    ...builtIn.prefixes,
+    name: "kgPrefixes",
+    persistenceId: noStorage,
+    get: () => getJson(cfg.prefixes).then((d) =>
+      Object.entries(d.prefixes).map(([p, ns]) => `${p}: <${ns}>`).sort()),
+  }, false);
+  Yasqe.registerAutocompleter({
+    ...builtIn.property, name: "kgProperties", bulk: true, autoShow: true,
+    persistenceId: noStorage, get: storeTerms("property"),
+  }, false);
+  Yasqe.registerAutocompleter({
+    ...builtIn.class, name: "kgClasses", bulk: true, autoShow: true,
+    persistenceId: noStorage, get: storeTerms("class"),
+  }, false);
+
+  // -- the editor -------------------------------------------------------------------------
+  const textarea = $("kg-query");
+  const form = $("kg-form");
+  const yasqe = new Yasqe($("kg-yasqe"), {
+    value: textarea.value,
+    persistenceId: cfg.initialQuery ? null : () => "kgraph_editor_query",
+    autocompleters: ["variables", "kgPrefixes", "kgProperties", "kgClasses"],
+    showQueryButton: true,
+    resizeable: true,
+    editorHeight: "320px",
+    requestConfig: {
+      endpoint: cfg.endpoint,
+      method: "POST",
+      acceptHeaderSelect: "application/sparql-results+json",
+      acceptHeaderGraph: "text/turtle",
+      acceptHeaderUpdate: "text/plain,*/*;q=0.9",
+      args: () => (asserted.checked ? [{ name: "inference", value: "false" }] : []),
+    },
+  });
+  if (cfg.initialQuery) yasqe.setValue(cfg.initialQuery);
+  textarea.hidden = true;
+  $("kg-format-label").hidden = true;
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    yasqe.query().catch(() => {});
+  });
+
+  // -- the #defaultView: comment, read from the editor's own tokens ------------------------
+  function requestedView() {
+    const doc = yasqe.getDoc();
+    for (let line = 0; line < doc.lineCount(); line++) {
+      for (const token of yasqe.getLineTokens(line)) {
+        if (token.type !== "comment") continue;
+        const m = /#\s*defaultView\s*:\s*([A-Za-z]+)/.exec(token.string);
+        if (m) return { name: m[1], view: VIEWS[m[1].toLowerCase()] || null };
+      }
+    }
+    return null;
+  }
+
+  // -- results ----------------------------------------------------------------------------
+  function icon(text) {
+    const el = document.createElement("span");
+    el.className = "kg-view-icon";
+    el.textContent = text;
+    el.setAttribute("aria-hidden", "true");
+    return el;
+  }
+
+  function termLabel(term, extra) {
+    if (term.termType === "Literal") return term.value;
+    if (term.termType === "BlankNode") return `_:${term.value}`;
+    return shortIri(term.value, extra);
+  }
+
+  class GraphView {
+    constructor(yasr) {
+      this.yasr = yasr;
+      this.priority = 5;
+      this.label = "Graph";
+    }
+    canHandleResults() {
+      const r = this.yasr.results;
+      return !!r && !r.getError() && r.getType() === "ttl" && r.getStatements().length > 0;
+    }
+    getIcon() {
+      return icon("◉");
+    }
+    draw() {
+      const statements = this.yasr.results.getStatements();
+      const extra = yasqe.getPrefixesFromQuery();
+      const nodes = new Map();
+      const edges = [];
+      let truncated = false;
+      const node = (term) => {
+        const id = `${term.termType}:${term.value}`;
+        if (!nodes.has(id)) {
+          if (nodes.size >= MAX_NODES) {
+            truncated = true;
+            return null;
+          }
+          const isIri = term.termType === "NamedNode";
+          nodes.set(id, {
+            id, label: termLabel(term, extra), title: isIri ? term.value : undefined,
+            iri: isIri ? term.value : undefined, shape: "dot", size: 12,
+            color: isIri && term.value.startsWith(cfg.resourceBase) ? "#2f5fb3" : "#7b8aa6",
+          });
+        }
+        return nodes.get(id);
+      };
+      let literals = 0;
+      for (const st of statements) {
+        const s = node(st.subject);
+        if (!s) continue;
+        if (st.object.termType === "Literal") {
+          if (LABELS.has(st.predicate.value) && !s.named) {
+            s.label = st.object.value;
+            s.named = !st.object.language || st.object.language.startsWith("en");
+            continue;
+          }
+          if (nodes.size >= MAX_NODES) {
+            truncated = true;
+            continue;
+          }
+          const id = `lit:${literals++}`;
+          const text = st.object.value.length > 40 ? `${st.object.value.slice(0, 39)}…` : st.object.value;
+          nodes.set(id, { id, label: text, title: st.object.value, shape: "box",
+            color: { background: "#f5f7fa", border: "#d9dee7" }, font: { size: 11 } });
+          edges.push({ from: s.id, to: id, label: shortIri(st.predicate.value, extra) });
+        } else {
+          const o = node(st.object);
+          if (o) edges.push({ from: s.id, to: o.id, label: shortIri(st.predicate.value, extra) });
+        }
+      }
+      const box = document.createElement("div");
+      box.className = "kg-visual kg-graph-view";
+      this.yasr.resultsEl.appendChild(box);
+      if (truncated) {
+        const note = document.createElement("p");
+        note.className = "kg-muted";
+        note.textContent = `Showing the first ${MAX_NODES} nodes.`;
+        this.yasr.resultsEl.insertBefore(note, box);
+      }
+      const data = { nodes: [...nodes.values()], edges };
+      this.network = new vis.Network(box, data, {
+        edges: { arrows: "to", font: { size: 10, align: "middle" }, color: "#9aa5b8",
+          smooth: { type: "continuous" } },
+        physics: { stabilization: { iterations: 150 }, barnesHut: { springLength: 140 } },
+        interaction: { hover: true, tooltipDelay: 150 },
+      });
+      this.network.on("doubleClick", (ev) => {
+        const picked = ev.nodes.length && nodes.get(ev.nodes[0]);
+        if (picked && picked.iri) window.open(localUrl(picked.iri) || picked.iri, "_blank", "noopener");
+      });
+      box.dataset.nodes = String(data.nodes.length);
+      box.dataset.edges = String(edges.length);
+    }
+    destroy() {
+      if (this.network) this.network.destroy();
+      this.network = null;
+    }
+  }
+
+  // xsd:date, dateTime, gYear and gYearMonth as a JS Date (null if it is none of them).
+  function dateOf(value) {
+    if (!value || !DATE_TYPES.has(value.datatype)) return null;
+    const v = value.value.trim();
+    let iso = v;
+    if (value.datatype === XSD + "gYear") iso = `${v.slice(0, 4)}-01-01`;
+    else if (value.datatype === XSD + "gYearMonth") iso = `${v.slice(0, 7)}-01`;
+    else if (value.datatype === XSD + "date") iso = v.slice(0, 10);
+    const d = new Date(iso);
+    return Number.isNaN(d.getTime()) ? null : d;
+  }
+
+  function bindingLabel(value, extra) {
+    if (!value) return "";
+    if (value.type === "uri") return shortIri(value.value, extra);
+    if (value.type === "bnode") return `_:${value.value}`;
+    return value.value;
+  }
+
+  class TimelineView {
+    constructor(yasr) {
+      this.yasr = yasr;
+      this.priority = 4;
+      this.label = "Timeline";
+    }
+    dateVars() {
+      const r = this.yasr.results;
+      if (!r || r.getError()) return [];
+      const bindings = r.getBindings() || [];
+      return (r.getVariables() || []).filter((v) => bindings.some((b) => dateOf(b[v])));
+    }
+    canHandleResults() {
+      return this.dateVars().length > 0;
+    }
+    getIcon() {
+      return icon("⏱");
+    }
+    draw() {
+      const r = this.yasr.results;
+      const extra = yasqe.getPrefixesFromQuery();
+      const dates = this.dateVars();
+      const vars = r.getVariables();
+      const others = vars.filter((v) => !dates.includes(v));
+      const items = [];
+      for (const b of r.getBindings()) {
+        if (items.length >= MAX_ITEMS) break;
+        const present = dates.map((v) => dateOf(b[v])).filter(Boolean);
+        if (!present.length) continue;
+        const literal = others.find((v) => b[v] && b[v].type !== "uri" && b[v].type !== "bnode");
+        const named = literal || others.find((v) => b[v]);
+        const content = named ? bindingLabel(b[named], extra) : present[0].toISOString().slice(0, 10);
+        const item = { id: items.length, content, start: present[0],
+          title: vars.filter((v) => b[v]).map((v) => `${v}: ${bindingLabel(b[v], extra)}`).join("\n") };
+        if (present.length > 1 && present[1] > present[0]) {
+          item.end = present[1];
+          item.type = "range";
+        } else {
+          item.type = "point";
+        }
+        items.push(item);
+      }
+      const box = document.createElement("div");
+      box.className = "kg-visual kg-timeline-view";
+      this.yasr.resultsEl.appendChild(box);
+      this.timeline = new vis.Timeline(box, items, { stack: true, zoomKey: "ctrlKey",
+        tooltip: { followMouse: true }, height: "100%" });
+      box.dataset.items = String(items.length);
+    }
+    destroy() {
+      if (this.timeline) this.timeline.destroy();
+      this.timeline = null;
+    }
+  }
+
+  Yasr.registerPlugin("graph", GraphView);
+  Yasr.registerPlugin("timeline", TimelineView);
+  const yasr = new Yasr($("kg-yasr"), {
+    persistenceId: null,
+    prefixes: () => Object.assign({}, prefixMap, yasqe.getPrefixesFromQuery()),
+    pluginOrder: ["table", "graph", "timeline", "response"],
+    defaultPlugin: "table",
+  });
+  // kgraph's IRIs in the table open this server's own page for them.
+  yasr.on("drawn", () => {
+    document.body.dataset.view = yasr.drawnPlugin || "";
+    for (const a of yasr.resultsEl.querySelectorAll("a[href]")) {
+      const local = localUrl(a.getAttribute("href"));
+      if (local) a.setAttribute("href", local);
+    }
+  });
+
+  // -- downloads: the same query, from the endpoint, in each format it offers --------------
+  const downloads = $("kg-downloads");
+  function showDownloads(query, mediaType) {
+    downloads.replaceChildren();
+    const formats = GRAPH_MEDIA.has(mediaType) ? cfg.formats.graph : cfg.formats.solutions;
+    const label = document.createElement("span");
+    label.textContent = "Download:";
+    downloads.append(label);
+    for (const f of formats) {
+      const params = new URLSearchParams({ query, format: f.name });
+      if (asserted.checked) params.set("inference", "false");
+      const a = document.createElement("a");
+      a.href = `${cfg.endpoint}?${params}`;
+      a.download = `query-result.${EXTENSIONS[f.media_type] || "txt"}`;
+      a.textContent = f.name.toUpperCase();
+      a.title = f.media_type;
+      a.dataset.mediaType = f.media_type;
+      downloads.append(a);
+    }
+    downloads.hidden = false;
+  }
+
+  let running = null;
+  yasqe.on("query", () => {
+    running = yasqe.getValue();
+    status.textContent = "Running…";
+    downloads.hidden = true;
+  });
+  yasqe.on("queryResponse", (_yasqe, response, duration) => {
+    const query = running || yasqe.getValue();
+    const failed = response instanceof Error || !response || !response.ok;
+    const mediaType = failed ? "" :
+      (response.headers.get("Content-Type") || "").split(";")[0].trim().toLowerCase();
+    const wanted = requestedView();
+    let view = GRAPH_MEDIA.has(mediaType) ? "graph" : "table";
+    let note = "";
+    if (wanted && wanted.view) view = wanted.view;
+    else if (wanted) note = ` (#defaultView:${wanted.name} is not a view here: Table, Graph or Timeline)`;
+    yasr.selectedPlugin = view;
+    yasr.setResponse(response, duration);
+    status.textContent = failed ? "The query failed." :
+      `Done in ${duration} ms${note}.`;
+    if (!failed && yasqe.getQueryMode() === "query") showDownloads(query, mediaType);
+  });
+
+  // -- the examples: one click loads one into the editor ------------------------------------
+  const examples = new Map(cfg.examples.map((e) => [e.name, e.query]));
+  for (const button of document.querySelectorAll(".kg-example")) {
+    button.addEventListener("click", () => {
+      yasqe.setValue(examples.get(button.dataset.name) || "");
+      yasqe.focus();
+      status.textContent = `Loaded the example ${button.dataset.name}: Ctrl-Enter runs it.`;
+    });
+  }
+
+  window.kgraphEditor = { yasqe, yasr };
+  document.body.dataset.editorReady = "true";
+})();
