@@ -29,7 +29,9 @@ fi
 # System packages, from Debian, installed only when missing:
 # - a Java runtime: owlready2 runs HermiT on it (17 is enough; Pellet is not used);
 # - with --test, Virtuoso 7 (tests/engines.py starts it on loopback; Oxigraph server
-#   comes with the test extra from PyPI) and wrk (the benchmark's load generator).
+#   comes with the test extra from PyPI) and wrk (the benchmark's load generator);
+# - with --test, chromium: the browser tests drive it through Playwright (tests/browser.py),
+#   which downloads no browser of its own.
 packages=()
 if [ "$need_java" = 1 ] && ! command -v java >/dev/null 2>&1; then
   packages+=(default-jre-headless)
@@ -39,6 +41,9 @@ if [ -n "$extras" ] && ! command -v virtuoso-t >/dev/null 2>&1; then
 fi
 if [ -n "$extras" ] && ! command -v wrk >/dev/null 2>&1; then
   packages+=(wrk)
+fi
+if [ -n "$extras" ] && [ ! -x /usr/bin/chromium ]; then
+  packages+=(chromium)
 fi
 if [ "${#packages[@]}" -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1; then
