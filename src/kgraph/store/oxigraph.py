@@ -257,7 +257,8 @@ class OxigraphStore:
         """
         import io
 
-        from ..loader import CountingReader, exchange_dirs, media_type_for, staging_dirs
+        from ..rdf import media_type_for
+        from .staging import CountingReader, exchange_dirs, staging_dirs
         from .base import RdfSyntaxError
 
         if self.read_only:
