@@ -11,6 +11,7 @@ from kgraph.config import Settings
 from kgraph.store import open_store
 from kgraph.web import create_app
 
+from .browser import browser, page  # noqa: F401 - one browser per session for every module
 from .support import TOKEN, ServerProcess
 
 

@@ -258,8 +258,8 @@ class OxigraphStore:
         import io
 
         from ..rdf import media_type_for
-        from .staging import CountingReader, exchange_dirs, staging_dirs
         from .base import RdfSyntaxError
+        from .staging import CountingReader, exchange_dirs, staging_dirs
 
         if self.read_only:
             raise StoreReadOnlyError("this store is read-only; nothing was changed")

@@ -828,8 +828,7 @@ class PooledStore:
         """Files loaded while the server runs: parsed here, stored as one write (all or
         nothing). Memory grows with the files; ``kgraph load`` on a stopped server streams
         through the engine's bulk loader instead."""
-        from ..rdf import media_type_for
-        from ..rdf import parse_rdf
+        from ..rdf import media_type_for, parse_rdf
 
         quads: list[Quad] = []
         for path in paths:

@@ -142,15 +142,40 @@
       this.priority = 5;
       this.label = "Graph";
     }
+    // A graph answer (CONSTRUCT, DESCRIBE) as its triples; solutions (as the Wikidata Query
+    // Service's graph view) as each row's first IRI linked to the row's other values.
+    isGraph() {
+      return this.yasr.results.getType() === "ttl";
+    }
     canHandleResults() {
       const r = this.yasr.results;
-      return !!r && !r.getError() && r.getType() === "ttl" && r.getStatements().length > 0;
+      if (!r || r.getError()) return false;
+      if (this.isGraph()) return r.getStatements().length > 0;
+      return (r.getBindings() || []).some((b) => Object.values(b).some((v) => v.type === "uri"));
     }
     getIcon() {
       return icon("◉");
     }
+    rowsAsStatements() {
+      const term = (v) => (v.type === "uri" ? { termType: "NamedNode", value: v.value }
+        : v.type === "bnode" ? { termType: "BlankNode", value: v.value }
+          : { termType: "Literal", value: v.value, language: v["xml:lang"] || "" });
+      const vars = this.yasr.results.getVariables();
+      const out = [];
+      for (const b of this.yasr.results.getBindings()) {
+        const hub = vars.find((v) => b[v] && b[v].type === "uri");
+        if (!hub) continue;
+        for (const v of vars) {
+          if (v === hub || !b[v]) continue;
+          out.push({ subject: term(b[hub]), predicate: { termType: "Variable", value: v, isVar: true },
+            object: term(b[v]) });
+        }
+      }
+      return out;
+    }
     draw() {
-      const statements = this.yasr.results.getStatements();
+      const statements = this.isGraph() ? this.yasr.results.getStatements() : this.rowsAsStatements();
+      const edgeLabel = (p) => (p.isVar ? `?${p.value}` : shortIri(p.value, extra));
       const extra = yasqe.getPrefixesFromQuery();
       const nodes = new Map();
       const edges = [];
@@ -176,7 +201,7 @@
         const s = node(st.subject);
         if (!s) continue;
         if (st.object.termType === "Literal") {
-          if (LABELS.has(st.predicate.value) && !s.named) {
+          if (!st.predicate.isVar && LABELS.has(st.predicate.value) && !s.named) {
             s.label = st.object.value;
             s.named = !st.object.language || st.object.language.startsWith("en");
             continue;
@@ -189,10 +214,10 @@
           const text = st.object.value.length > 40 ? `${st.object.value.slice(0, 39)}…` : st.object.value;
           nodes.set(id, { id, label: text, title: st.object.value, shape: "box",
             color: { background: "#f5f7fa", border: "#d9dee7" }, font: { size: 11 } });
-          edges.push({ from: s.id, to: id, label: shortIri(st.predicate.value, extra) });
+          edges.push({ from: s.id, to: id, label: edgeLabel(st.predicate) });
         } else {
           const o = node(st.object);
-          if (o) edges.push({ from: s.id, to: o.id, label: shortIri(st.predicate.value, extra) });
+          if (o) edges.push({ from: s.id, to: o.id, label: edgeLabel(st.predicate) });
         }
       }
       const box = document.createElement("div");
