@@ -18,13 +18,15 @@ import rdflib.collection
 from pyoxigraph import Literal, NamedNode, Quad, RdfFormat, Triple, serialize
 from rdflib.namespace import OWL, RDF, RDFS, SH
 
-from ..config import PROJECT_ROOT
+from .. import resources
+from ..loader import ontology_files as served_ontology_files
 from ..namespaces import KGO, PREFIXES
 from .facts import FactsFile, FactsProblem
 from .terms import XSD, shorten
 
-DEFAULT_ONTOLOGY_DIR = PROJECT_ROOT / "ontology"
-DEFAULT_SHAPES = DEFAULT_ONTOLOGY_DIR / "shapes.ttl"
+#: The served ontology and its shapes (kgraph.resources: the package's, or KGRAPH_DATA_DIR's).
+DEFAULT_ONTOLOGY_DIR = resources.ontology_dir()
+DEFAULT_SHAPES = resources.shapes_path()
 
 OntologySource = Path | Sequence[Path] | rdflib.Graph | None
 
@@ -60,8 +62,6 @@ class Violation:
 def ontology_files(ontology: Path) -> list[Path]:
     """The ontology's files: ``ontology`` itself, or the files of that folder that the
     server loads into the ontology graph (the shapes are not part of it)."""
-    from ..bootstrap import ontology_files as served_ontology_files
-
     return [ontology] if ontology.is_file() else served_ontology_files(ontology)
 
 

@@ -112,18 +112,20 @@ UTF8_CHARSETS = frozenset({"utf-8", "ascii"})
 def _decode(body: bytes, charset: str | None) -> str:
     """The text of a direct POST body; 415 for a declared charset other than UTF-8 (SPARQL
     1.1 Protocol §2.1.3, §2.2.2: the body is UTF-8), 400 for bytes that are not UTF-8."""
+    name = "utf-8"
     if charset is not None:
         try:
             name = codecs.lookup(charset).name
         except LookupError:
-            name = None
+            name = ""
         if name not in UTF8_CHARSETS:
             raise ProtocolError(415, f"the charset {charset[:100]!r} is not supported: a SPARQL "
                                      "query or update sent directly must be UTF-8")
     try:
-        return body.decode("utf-8")
+        return body.decode(name)
     except UnicodeDecodeError as exc:
-        raise ProtocolError(400, f"the request body is not valid UTF-8: {exc}") from exc
+        raise ProtocolError(400, f"the request body is not valid {charset or 'UTF-8'}: {exc}"
+                            ) from exc
 
 
 def parse_request(
