@@ -20,9 +20,7 @@ from pyoxigraph import (
     Quad,
     QueryBoolean,
     QuerySolutions,
-    RdfFormat,
     Triple,
-    serialize,
 )
 from pyoxigraph import Store as OxStore
 
@@ -40,6 +38,7 @@ from .base import (
     StoreError,
     StoreReadOnlyError,
 )
+from .bnodes import replace_update
 
 
 class OxigraphStore:
@@ -161,14 +160,15 @@ class OxigraphStore:
 
     def replace_graph(self, graph: str | None, quads: Iterable[Quad]) -> None:
         # One SPARQL update is one transaction: the graph is never seen half-replaced.
+        # Its blank nodes stay the nodes they are (kgraph.store.bnodes): INSERT DATA
+        # alone would mint new ones and cut the links to the rest of the store.
         self._writing()
-        target = "DEFAULT" if graph is None else f"GRAPH <{graph}>"
-        body = serialize([Triple(q.subject, q.predicate, q.object) for q in quads],
-                         format=RdfFormat.N_TRIPLES)
-        text = body.decode("utf-8") if body else ""
-        wrapped = text if graph is None else f"GRAPH <{graph}> {{\n{text}\n}}"
-        create = "" if graph is None else f"CREATE SILENT GRAPH <{graph}> ;\n"
-        self._store.update(f"CLEAR SILENT {target} ;\n{create}INSERT DATA {{\n{wrapped}\n}}")
+        text, functions = replace_update(
+            graph, (Triple(q.subject, q.predicate, q.object) for q in quads))
+        try:
+            self._store.update(text, custom_functions=functions)
+        except OSError as exc:
+            raise StoreError(str(exc)) from exc
 
     def drop_graph(self, graph: str | None) -> bool:
         self._writing()
