@@ -4,6 +4,9 @@ owlready2 reads RDF/XML and N-Triples best, so the Turtle is converted with rdfl
 HermiT runs with ``ignoreUnsupportedDatatypes`` because the knowledge base uses
 xsd:gYear / xsd:gYearMonth, which are outside the OWL 2 datatype map (they are plain data
 to us; no axiom reasons over them).
+
+The ontology together with the knowledge base is checked once, on the store as bootstrap
+fills it, in ``tests/test_reasoning_kb.py::test_hermit_finds_the_knowledge_base_consistent``.
 """
 
 from __future__ import annotations
@@ -21,7 +24,6 @@ owlready2 = pytest.importorskip("owlready2")
 
 ROOT = Path(__file__).resolve().parents[1]
 ONTOLOGY_FILES = sorted((ROOT / "ontology").glob("kgraph*.ttl"))
-FACTS = ROOT / "data" / "facts" / "bandow-2021-07-10.yaml"
 
 DECLARATION_TYPES = {OWL.Class, OWL.ObjectProperty, OWL.DatatypeProperty,
                      OWL.AnnotationProperty, OWL.NamedIndividual}
@@ -157,18 +159,3 @@ def test_hermit_disjointness_and_defined_classes() -> None:
     assert hermit(clash) == (False, [])
 
 
-@pytest.mark.slow
-def test_hermit_consistent_with_the_knowledge_base() -> None:
-    """The ontology plus the compiled article (as ``kgraph ingest`` produces it)."""
-    from pyoxigraph import RdfFormat, Triple, serialize
-
-    from kgraph.ingest import compile_document, load_facts
-
-    compiled = compile_document(load_facts(FACTS))
-    data = serialize([Triple(q.subject, q.predicate, q.object) for q in compiled.quads],
-                     format=RdfFormat.N_TRIPLES) or b""
-    graph = ontology_graph()
-    graph.parse(data=data.decode("utf-8"), format="nt")
-    consistent, unsatisfiable = hermit(graph)
-    assert consistent
-    assert unsatisfiable == []
