@@ -73,6 +73,7 @@ from .base import (
     StoreError,
     StoreReadOnlyError,
 )
+from .bnodes import engine_bnode_iri
 from .results import capped, stream_rdf, write_solutions
 
 log = logging.getLogger(__name__)
@@ -274,9 +275,20 @@ class _Body(io.RawIOBase):
         super().close()
 
 
-def _nt_term(term: object, profile: Profile) -> str:
+def _spelled(term: Any, profile: Profile) -> Any:
+    """``term`` with each blank node in the engine's own notation for that very node
+    (Virtuoso's ``nodeID://``, see kgraph.store.bnodes); unchanged on an engine that has
+    none, where a blank node in a write is a new node."""
     if isinstance(term, BlankNode) and profile.bnode_prefix:
-        return f"<{profile.bnode_prefix}{term.value}>"
+        return engine_bnode_iri(term, profile.bnode_prefix)
+    if isinstance(term, Triple) and profile.bnode_prefix:
+        return Triple(_spelled(term.subject, profile), term.predicate,
+                      _spelled(term.object, profile))
+    return term
+
+
+def _nt_term(term: object, profile: Profile) -> str:
+    term = _spelled(term, profile)
     if isinstance(term, Triple):
         return (f"<< {_nt_term(term.subject, profile)} {_nt_term(term.predicate, profile)} "
                 f"{_nt_term(term.object, profile)} >>")
@@ -761,8 +773,8 @@ class RemoteStore:
         bnodes = False
         for q in quads:
             terms = (q.subject, q.predicate, q.object)
-            bnodes = bnodes or any(isinstance(t, BlankNode) for t in terms)
-            line = " ".join(_data_text(t) for t in terms) + " ."
+            bnodes = bnodes or any(isinstance(_spelled(t, p), BlankNode) for t in terms)
+            line = " ".join(_data_text(t, p) for t in terms) + " ."
             by_graph.setdefault(self._graph_term(q.graph_name), []).append((q.triple, line))
 
         def block(g: str | None, lines: list[str]) -> str:
@@ -776,7 +788,7 @@ class RemoteStore:
         size = p.max_triples_per_op or 1 << 62
         for g, items in by_graph.items():
             for group in _packed(items, size):
-                has_bnode = any(isinstance(t, BlankNode) for tr, _ in group
+                has_bnode = any(isinstance(_spelled(t, p), BlankNode) for tr, _ in group
                                 for t in (tr.subject, tr.object))
                 text = block(g, [line for _, line in group])
                 if has_bnode and not p.bnodes_in_insert_data:
@@ -1064,7 +1076,7 @@ def _term_text(term: object, profile: Profile) -> str:
         if not profile.bnode_prefix:
             raise ValueError(f"the {profile.name} engine cannot address a blank node "
                              "from an earlier answer")
-        return f"<{profile.bnode_prefix}{term.value}>"
+        return str(_spelled(term, profile))
     if isinstance(term, NamedNode | Literal):
         return str(term)
     if isinstance(term, Triple):
@@ -1072,11 +1084,10 @@ def _term_text(term: object, profile: Profile) -> str:
     raise ValueError(f"not an RDF term: {term!r}")
 
 
-def _data_text(term: object) -> str:
-    """A term in INSERT DATA: blank nodes as ``_:label``, fresh and shared within a request."""
-    if isinstance(term, Triple):
-        return f"<< {_data_text(term.subject)} {_data_text(term.predicate)} {_data_text(term.object)} >>"
-    return str(term)
+def _data_text(term: object, profile: Profile) -> str:
+    """A term in INSERT DATA: blank nodes in the engine's notation for that node, else as
+    ``_:label`` (fresh, and shared within a request)."""
+    return _nt_term(term, profile)
 
 
 def _rows(body: _Body, fmt: QueryResultsFormat, width: int) -> Iterator[tuple[Any, ...]]:
@@ -1151,8 +1162,9 @@ def _batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
 def _write_ntriples(out: IO[bytes], items: Iterable[Quad | Triple], profile: Profile) -> None:
     """Write triples as N-Triples in batches (blank nodes in the engine's own notation)."""
     for batch in _batched(items, BATCH):
-        # Blank nodes in a Graph Store body are fresh per request, consistent within it.
-        triples = [i.triple if isinstance(i, Quad) else i for i in batch]
+        # Blank nodes in a Graph Store body are fresh per request, consistent within it,
+        # unless spelled in the engine's notation for an existing node (_spelled).
+        triples = [_spelled(i.triple if isinstance(i, Quad) else i, profile) for i in batch]
         out.write(serialize(triples, format=RdfFormat.N_TRIPLES) or b"")
 
 
