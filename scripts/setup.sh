@@ -26,6 +26,16 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   touch "$stamp"
 fi
 
+# With --test, a wheelhouse of kgraph's dependencies and build backend, refreshed with the
+# dependency list: tests/test_wheel.py builds and installs the wheel from it, offline.
+wheelhouse=".cache/wheelhouse"
+if [ -n "$extras" ] && { [ ! -f "$wheelhouse/.stamp" ] || [ pyproject.toml -nt "$wheelhouse/.stamp" ]; }; then
+  .venv/bin/python -m pip wheel --quiet --disable-pip-version-check -w "$wheelhouse" \
+    "setuptools>=68" wheel .
+  rm -f "$wheelhouse"/kgraph-*.whl  # the test builds its own from the sources
+  touch "$wheelhouse/.stamp"
+fi
+
 # System packages, from Debian, installed only when missing:
 # - a Java runtime: owlready2 runs HermiT on it (17 is enough; Pellet is not used);
 # - with --test, Virtuoso 7 (tests/engines.py starts it on loopback; Oxigraph server

@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 from kgraph.bootstrap import ensure_loaded, recorded_digests
-from kgraph.config import PROJECT_ROOT, Settings
+from kgraph.config import Settings
 from kgraph.namespaces import (
     GRAPH_INFERRED,
     GRAPH_ONTOLOGY,
@@ -15,6 +15,9 @@ from kgraph.namespaces import (
     source_graph,
 )
 from kgraph.store import open_store
+
+#: The checkout these tests run from.
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_bootstrap_loads_once_and_reloads_what_changed(tmp_path: Path) -> None:

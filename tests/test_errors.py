@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 import kgraph
-from kgraph.config import PROJECT_ROOT
 from kgraph.store.base import (
     EngineCrashError,
     SparqlEvaluationError,
@@ -33,6 +32,8 @@ from kgraph.web.logs import (
 
 from .support import TOKEN, auth
 
+#: The checkout these tests run from.
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 EX = "http://example.org/"
 INTERNALS = ("Traceback", 'File "', str(PROJECT_ROOT), "site-packages", sys.prefix,
              str(Path(kgraph.__file__).parent))

@@ -21,6 +21,7 @@ from pyoxigraph import BlankNode, NamedNode
 from kgraph import cli, loader
 from kgraph.rdf import parse_rdf
 from kgraph.store import open_store
+from kgraph.store import staging as swap
 
 ROOT = Path(__file__).resolve().parents[1]
 EX = "http://example.org/"
@@ -78,7 +79,7 @@ def test_syntax_error_in_the_last_of_three_files_changes_nothing(tmp_path: Path,
     err = capsys.readouterr().err
     assert "three.nt" in err and "line 2" in err and "nothing was loaded" in err
     assert dump(store) == before
-    assert not loader.staging_dirs(store)[0].exists()
+    assert not swap.staging_dirs(store)[0].exists()
 
 
 def test_a_completed_load_adds_exactly_the_files(tmp_path: Path) -> None:
@@ -141,17 +142,17 @@ def test_the_fallback_swap_without_rename_exchange_is_recovered(tmp_path: Path, 
         def __init__(self, *args: object, **kwargs: object) -> None:
             pass
 
-    monkeypatch.setattr(loader.ctypes, "CDLL", NoLibc)
+    monkeypatch.setattr(swap.ctypes, "CDLL", NoLibc)
     store = tmp_path / "store"
     assert load("--store", store, write_nt(tmp_path / "a.nt", 20, bnodes=False)) == 0
     assert load("--store", store, write_nt(tmp_path / "b.nt", 30, seed="b", bnodes=False)) == 0
     full = dump(store)
     assert len(full) == 50
-    staging, parked = loader.staging_dirs(store)
+    staging, parked = swap.staging_dirs(store)
     assert not staging.exists() and not parked.exists()
     # dead between the two renames, before the commit record: the old store comes back
     os.rename(store, parked)
-    loader.recover_interrupted_load(store)
+    swap.recover_interrupted_load(store)
     assert dump(store) == full
     # dead between the two renames after the commit record: the staged copy becomes the store
     os.rename(store, parked)
@@ -160,7 +161,7 @@ def test_the_fallback_swap_without_rename_exchange_is_recovered(tmp_path: Path, 
                 "application/n-triples")
     staged.close()
     (staging / ".kgraph-load-complete").touch()
-    loader.recover_interrupted_load(store)
+    swap.recover_interrupted_load(store)
     assert not parked.exists() and not (store / ".kgraph-load-complete").exists()
     assert dump(store) == [f"<{EX}x> <{EX}y> <{EX}z> ."]
 
@@ -176,7 +177,7 @@ def test_a_load_killed_half_way_leaves_exactly_the_old_content(tmp_path: Path) -
         [sys.executable, "-m", "kgraph.cli", "load", "--store", str(store), str(big)],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
-    staging = loader.staging_dirs(store)[0]
+    staging = swap.staging_dirs(store)[0]
     deadline = time.monotonic() + 120
     while not staging.exists() and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)
@@ -205,7 +206,7 @@ def test_a_handle_still_in_use_is_refused_not_swapped_under_it(tmp_path: Path) -
         store.bulk_load([write_nt(tmp_path / "a.nt", 10)])
     del pending
     assert dump(location) == [f"<{EX}a> <{EX}b> <{EX}c> ."]
-    assert not loader.staging_dirs(location)[0].exists()
+    assert not swap.staging_dirs(location)[0].exists()
 
 
 def test_the_progress_bar_takes_bytes_and_lines_or_a_count_of_quads(tmp_path: Path) -> None:

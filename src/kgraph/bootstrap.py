@@ -18,7 +18,7 @@ from pathlib import Path
 from pyoxigraph import Literal, NamedNode, Quad
 
 from .config import Settings
-from .loader import EXTENSIONS, parse_files
+from .loader import EXTENSIONS, ontology_files, parse_files
 from .namespaces import (
     GRAPH,
     GRAPH_BOOTSTRAP,
@@ -28,6 +28,7 @@ from .namespaces import (
     KGO,
     source_graph,
 )
+from .resources import ResourceError, require_dir, require_file
 from .store import Store
 
 log = logging.getLogger("kgraph.bootstrap")
@@ -43,9 +44,20 @@ class BootstrapReport:
         return bool(self.loaded)
 
 
-def ontology_files(folder: Path) -> list[Path]:
-    """The ontology's RDF files (SHACL shapes are validation input, not ontology)."""
-    return sorted(p for p in folder.glob("*") if p.suffix in EXTENSIONS and p.stem != "shapes")
+def check_resources(settings: Settings) -> None:
+    """Raise :class:`~kgraph.resources.ResourceError` (naming the path) unless everything
+    the server reads is where ``settings`` says: the ontology, its SHACL shapes and rules,
+    the named queries, the facts files and, when SERVICE calls to Wikidata are answered
+    from it, the snapshot. Run before anything starts, so a package installed without its
+    data, or a ``KGRAPH_DATA_DIR`` that lacks a folder, refuses to serve an empty store."""
+    if not ontology_files(require_dir(settings.ontology_dir, "the ontology")):
+        raise ResourceError(f"the ontology not found: {settings.ontology_dir} holds no RDF file")
+    require_file(settings.shapes_path, "the SHACL shapes")
+    require_dir(settings.rules_dir, "the reasoning rules", ("*.rq",))
+    require_dir(settings.queries_dir, "the named queries", ("*.rq",))
+    require_dir(settings.data_dir / "facts", "the facts files", ("*.yaml",))
+    if settings.wikidata == "snapshot":
+        require_file(settings.data_dir / "wikidata" / "snapshot.ttl", "the Wikidata snapshot")
 
 
 def digest(paths: list[Path]) -> str:
@@ -72,6 +84,7 @@ def ensure_loaded(store: Store, settings: Settings) -> BootstrapReport:
     Each graph's input digest is kept in the bootstrap graph, so editing the
     ontology or a facts file and restarting is enough to serve the new version.
     """
+    check_resources(settings)
     report = BootstrapReport()
     seen = recorded_digests(store)
     current: dict[str, str] = {}
@@ -96,7 +109,8 @@ def ensure_loaded(store: Store, settings: Settings) -> BootstrapReport:
         for facts in sorted(facts_dir.glob("*.yaml")):
             spec = load_facts(facts, verify_quotes=False).document
             if stale(source_graph(spec.doc_id), [facts, spec.text_path]):
-                ingest_path(store, facts)
+                ingest_path(store, facts, shapes=settings.shapes_path,
+                            ontology=settings.ontology_dir)
                 report.loaded.append(f"source {spec.doc_id}")
 
     # Plain RDF files dropped into data/ get a graph of their own, named after the file.

@@ -1,7 +1,10 @@
 """Settings, read once from the command line and the environment.
 
 One frozen object is built at start and handed to the app factory; nothing
-else reads the environment, so a test can build any configuration it needs.
+else reads the environment (but :mod:`kgraph.resources`, for ``KGRAPH_DATA_DIR``, where
+the default folders below come from), so a test can build any configuration it needs.
+It is the one source of the paths kgraph reads: the ontology, rules, shapes, named
+queries and knowledge base folders are its fields and properties.
 """
 
 from __future__ import annotations
@@ -10,10 +13,8 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from . import resources
 from .namespaces import WIKIDATA_ENDPOINT
-
-#: The project root when running from a checkout (``src/kgraph/`` -> repo).
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _env_bool(name: str, default: bool) -> bool:
@@ -56,10 +57,11 @@ class Settings:
     allow_update: bool = False
     #: Bearer token that writes must carry; with updates enabled and no token, writes are refused.
     token: str | None = None
-    #: Folders whose content is loaded into an empty store on start.
-    ontology_dir: Path = PROJECT_ROOT / "ontology"
-    data_dir: Path = PROJECT_ROOT / "data"
-    queries_dir: Path = PROJECT_ROOT / "queries"
+    #: Folders whose content is loaded into an empty store on start and served: the
+    #: package's own copy, or that of ``KGRAPH_DATA_DIR`` (see kgraph.resources).
+    ontology_dir: Path = field(default_factory=resources.ontology_dir)
+    data_dir: Path = field(default_factory=resources.data_dir)
+    queries_dir: Path = field(default_factory=resources.queries_dir)
     #: Load the ontology and the knowledge base on start when the store lacks them.
     bootstrap: bool = True
     #: How ``SERVICE <https://query.wikidata.org/sparql>`` is answered: ``live``, ``snapshot`` or an endpoint URL.
@@ -98,13 +100,23 @@ class Settings:
     #: namespace of graphs the Graph Store mints. ``None``: the request's own URL (Host header).
     public_url: str | None = None
 
+    @property
+    def rules_dir(self) -> Path:
+        """The reasoning rules (a folder of rule sets, kgraph.reasoning.rules)."""
+        return self.ontology_dir / "rules"
+
+    @property
+    def shapes_path(self) -> Path:
+        """The SHACL shapes facts files are validated against."""
+        return self.ontology_dir / "shapes.ttl"
+
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
         """Settings from ``KGRAPH_*`` environment variables, then ``overrides``."""
         env = os.environ
         store = env.get("KGRAPH_STORE")
         settings = cls(
-            store_path=Path(store) if store else PROJECT_ROOT / "var" / "store",
+            store_path=Path(store) if store else Path.cwd() / "var" / "store",
             allow_update=_env_bool("KGRAPH_ALLOW_UPDATE", False),
             token=env.get("KGRAPH_TOKEN") or None,
             wikidata=env.get("KGRAPH_WIKIDATA", "snapshot"),

@@ -11,46 +11,26 @@ parsed by :mod:`kgraph.rdf` and added in one ``add_quads``.
 from __future__ import annotations
 
 import argparse
-import ctypes
-import errno
-import io
-import os
-import shutil
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import IO
 
 from pyoxigraph import Quad, RdfFormat
 from tqdm import tqdm
 
 from .config import Settings
-from .rdf import parse_rdf
+from .rdf import EXTENSIONS, media_type_for, parse_rdf
 from .store import RdfSyntaxError, StoreError, open_store
-
-EXTENSIONS = {
-    ".ttl": "text/turtle",
-    ".nt": "application/n-triples",
-    ".nq": "application/n-quads",
-    ".trig": "application/trig",
-    ".rdf": "application/rdf+xml",
-    ".owl": "application/rdf+xml",
-    ".xml": "application/rdf+xml",
-    ".jsonld": "application/ld+json",
-    ".json": "application/ld+json",
-}
+from .store.staging import recover_interrupted_load
 
 
-def media_type_for(path: Path) -> str:
-    """The RDF media type of a file, from its extension."""
-    try:
-        return EXTENSIONS[path.suffix.lower()]
-    except KeyError:
-        raise ValueError(
-            f"{path}: unknown RDF extension {path.suffix!r} (known: {', '.join(EXTENSIONS)})"
-        ) from None
+def ontology_files(folder: Path) -> list[Path]:
+    """The ontology's RDF files in ``folder`` (the SHACL shapes are validation input, not
+    ontology): what the bootstrap loads and what ingestion checks vocabulary against."""
+    return sorted(p for p in Path(folder).glob("*") if p.suffix in EXTENSIONS
+                  and p.stem != "shapes")
 
 
 def parse_files(paths: list[Path], graph: str | None, progress: bool = True) -> list[Quad]:
@@ -68,25 +48,6 @@ def parse_files(paths: list[Path], graph: str | None, progress: bool = True) -> 
                 raise RdfSyntaxError(f"{path}: {exc}") from exc
             bar.update(path.stat().st_size)
     return quads
-
-
-class CountingReader(io.RawIOBase):
-    """A binary file that reports bytes and newlines read, for a progress bar that
-    costs nothing per triple (the engine parses; Python only sees buffers)."""
-
-    def __init__(self, raw: IO[bytes], report: Callable[[int, int], None] | None) -> None:
-        super().__init__()
-        self._raw = raw
-        self._report = report
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        n = self._raw.readinto(buffer) or 0
-        if n and self._report is not None:
-            self._report(n, bytes(memoryview(buffer)[:n]).count(b"\n"))
-        return n
 
 
 class LoadProgress:
@@ -123,60 +84,6 @@ class LoadProgress:
 
     def close(self) -> None:
         self.bar.close()
-
-
-def staging_dirs(store_dir: Path) -> tuple[Path, Path]:
-    """Where a bulk load stages its copy of ``store_dir``, and where the non-atomic
-    fallback swap parks the old store: beside it, so hard links work."""
-    parent, name = store_dir.parent, store_dir.name
-    return parent / f".{name}.kgraph-load", parent / f".{name}.kgraph-old"
-
-
-_RENAME_EXCHANGE = 2
-_AT_FDCWD = -100
-
-
-def exchange_dirs(a: Path, b: Path) -> None:
-    """Swap two directories atomically (Linux ``renameat2(RENAME_EXCHANGE)``).
-
-    Where the call or the file system does not support it, fall back to two renames
-    with the old directory parked aside; :func:`recover_interrupted_load` finishes
-    such a swap if the process dies between the two.
-    """
-    libc = ctypes.CDLL(None, use_errno=True)
-    fn = getattr(libc, "renameat2", None)
-    if fn is not None:
-        if fn(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
-            return
-        err = ctypes.get_errno()
-        if err not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
-            raise OSError(err, os.strerror(err), str(b))
-    _, parked = staging_dirs(b)
-    if parked.exists():
-        shutil.rmtree(parked)
-    (a / ".kgraph-load-complete").touch()  # the commit record of the fallback swap
-    os.rename(b, parked)
-    os.rename(a, b)
-    os.rename(parked, a)
-
-
-def recover_interrupted_load(store_dir: Path) -> None:
-    """Finish a fallback swap that a killed load left half-done (call before opening).
-
-    The store directory is only ever missing between the two renames of
-    :func:`exchange_dirs`'s fallback: the staged copy, complete by then, becomes
-    the store.
-    """
-    staging, parked = staging_dirs(store_dir)
-    if not store_dir.exists() and parked.exists():
-        if (staging / ".kgraph-load-complete").exists():
-            os.rename(staging, store_dir)
-            shutil.rmtree(parked)
-        else:
-            os.rename(parked, store_dir)
-    marker = store_dir / ".kgraph-load-complete"
-    if marker.exists():
-        marker.unlink()
 
 
 def load_files(store, paths: Sequence[Path], graph: str | None = None,  # type: ignore[no-untyped-def]

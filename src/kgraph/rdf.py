@@ -9,12 +9,36 @@ refused the same way whichever engine holds the data (see
 from __future__ import annotations
 
 import io
+from pathlib import Path
 from typing import IO
 
 from pyoxigraph import DefaultGraph, NamedNode, Quad, RdfFormat, parse
 
 from .errors import RdfSyntaxError
 from .rdfguard import check_rdf
+
+#: RDF media types by file suffix (the files ``kgraph load`` and the bootstrap read).
+EXTENSIONS = {
+    ".ttl": "text/turtle",
+    ".nt": "application/n-triples",
+    ".nq": "application/n-quads",
+    ".trig": "application/trig",
+    ".rdf": "application/rdf+xml",
+    ".owl": "application/rdf+xml",
+    ".xml": "application/rdf+xml",
+    ".jsonld": "application/ld+json",
+    ".json": "application/ld+json",
+}
+
+
+def media_type_for(path: Path) -> str:
+    """The RDF media type of a file, from its extension."""
+    try:
+        return EXTENSIONS[path.suffix.lower()]
+    except KeyError:
+        raise ValueError(
+            f"{path}: unknown RDF extension {path.suffix!r} (known: {', '.join(EXTENSIONS)})"
+        ) from None
 
 
 def rdf_format(media_type: str) -> RdfFormat:

@@ -28,7 +28,7 @@ from typing import Any
 import yaml
 from pyoxigraph import BlankNode, Literal, NamedNode, Quad, RdfFormat, Triple, serialize
 
-from kgraph.config import PROJECT_ROOT
+from kgraph import resources
 from kgraph.linking.client import WikidataClient
 from kgraph.linking.links import GRAPH_LINKS
 from kgraph.namespaces import (
@@ -43,7 +43,8 @@ from kgraph.namespaces import (
 from kgraph.rdf import parse_rdf
 from kgraph.store.base import Store
 
-WIKIDATA_DIR = PROJECT_ROOT / "data" / "wikidata"
+#: The snapshot and links (kgraph.resources: the package's own, or KGRAPH_DATA_DIR's).
+WIKIDATA_DIR = resources.data_dir() / "wikidata"
 SNAPSHOT_PATH = WIKIDATA_DIR / "snapshot.ttl"
 META_PATH = WIKIDATA_DIR / "snapshot.meta.json"
 LINKS_PATH = WIKIDATA_DIR / "links.ttl"

@@ -14,7 +14,7 @@ as a cross-check in the tests.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,9 +24,8 @@ from pyoxigraph import Store as OxStore
 from ..namespaces import GRAPH_INFERRED
 from ..rdf import parse_rdf
 from .engine import EngineRun, RuleEngine
-from .workspace import engine_for, register, working_copy
+from .workspace import INFERRED, asserted_quads, engine_for, register, scratch_store, working_copy
 
-INFERRED = NamedNode(GRAPH_INFERRED)
 ENGINES = ("rules", "owlrl", "reasonable")
 
 
@@ -54,21 +53,6 @@ class MaterializeReport:
             "rule_runs": self.rule_runs,
             "per_rule": dict(sorted(self.per_rule.items())),
         }
-
-
-def asserted_quads(store: object) -> Iterator[Quad]:
-    """Every quad of a kgraph store except the inferred graph (read through ``quads()``)."""
-    for q in store.quads():  # type: ignore[attr-defined]
-        if q.graph_name != INFERRED:
-            yield q
-
-
-def scratch_store(quads: Iterable[Quad]) -> OxStore:
-    """An in-memory pyoxigraph store holding ``quads`` (graphs kept): the reasoner's
-    working memory, never a kgraph store."""
-    scratch = OxStore()
-    scratch.bulk_extend(quads)
-    return scratch
 
 
 def run_rules(scratch: OxStore, rules_dirs: Iterable[Path] | None = None) -> EngineRun:

@@ -31,11 +31,13 @@ from rdflib import Literal as RLiteral
 from rdflib import URIRef, Variable
 from rdflib.paths import Path as RPath
 
-from ..config import PROJECT_ROOT
+from .. import resources
 from ..lexer import tokenize
+from ..resources import ResourceError
 
-#: Where the shipped rules live.
-RULES_DIR = PROJECT_ROOT / "ontology" / "rules"
+#: Where the rules live (kgraph.resources: the package's own, or KGRAPH_DATA_DIR's), as
+#: at import; :func:`load_rules` looks again at each call.
+RULES_DIR = resources.rules_dir()
 #: Rule folders the materialization runs by default. ``owl-rl-reflexive`` (x sameAs x,
 #: c subClassOf c, ...) is complete OWL 2 RL but adds nothing a reader needs.
 DEFAULT_RULESETS = ("owl-rl", "treaty")
@@ -82,9 +84,10 @@ class Rule:
 
     @property
     def relpath(self) -> str:
-        """Path relative to the project root, as shown in explanations."""
+        """Path relative to the resources' folder (``ontology/rules/...``), as shown in
+        explanations."""
         try:
-            return str(self.path.relative_to(PROJECT_ROOT))
+            return str(self.path.relative_to(resources.root()))
         except ValueError:
             return str(self.path)
 
@@ -264,19 +267,28 @@ def load_rules(
     Without ``directories``, the folders of :data:`DEFAULT_RULESETS` under
     ``ontology/rules``; ``include`` limits loading to sub-directories with these
     names. Rules come back ordered by stratum, then path. Parsed rules are
-    cached until a file changes.
+    cached until a file changes. A missing folder, a rule set named in ``include`` that no
+    folder holds, or no rule at all is a :class:`~kgraph.resources.ResourceError` naming
+    the path: a reasoner without its rules would infer nothing without a word.
     """
     if directories is None:
-        directories = [RULES_DIR]
+        directories = [resources.rules_dir()]
         include = DEFAULT_RULESETS if include is None else include
     dirs = [Path(d) for d in directories]
     inc = set(include) if include is not None else None
     files: list[Path] = []
     for d in dirs:
+        if not d.is_dir():
+            raise ResourceError(f"the reasoning rules not found: no folder {d}")
         for f in sorted(d.rglob("*.rq")):
             if inc is not None and f.parent.name not in inc:
                 continue
             files.append(f)
+    missing = sorted((inc or set()) - {f.parent.name for f in files})
+    if missing or not files:
+        where = ", ".join(str(d / m) for d in dirs for m in missing) if missing else \
+            " or ".join(str(d) for d in dirs)
+        raise ResourceError(f"the reasoning rules not found: no *.rq rule in {where}")
     key = tuple(str(f) for f in files)
     mtime = max((f.stat().st_mtime for f in files), default=0.0)
     cached = _CACHE.get(key)

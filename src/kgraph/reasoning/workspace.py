@@ -21,13 +21,14 @@ import contextlib
 import io
 import threading
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pyoxigraph import Quad, RdfFormat
+from pyoxigraph import NamedNode, Quad, RdfFormat
 from pyoxigraph import Store as OxStore
 
+from ..namespaces import GRAPH_INFERRED
 from .engine import EngineRun, RuleEngine
 from .rules import load_rules
 
@@ -92,6 +93,25 @@ def _forget(key: int, entry: _Entry) -> None:
             del _ENTRIES[key]
 
 
+#: The inferred graph, where the reasoner's conclusions go.
+INFERRED = NamedNode(GRAPH_INFERRED)
+
+
+def asserted_quads(store: object) -> Iterator[Quad]:
+    """Every quad of a kgraph store except the inferred graph (read through ``quads()``)."""
+    for q in store.quads():  # type: ignore[attr-defined]
+        if q.graph_name != INFERRED:
+            yield q
+
+
+def scratch_store(quads: Iterable[Quad]) -> OxStore:
+    """An in-memory pyoxigraph store holding ``quads`` (graphs kept): the reasoner's
+    working memory, never a kgraph store."""
+    scratch = OxStore()
+    scratch.bulk_extend(quads)
+    return scratch
+
+
 def engine_for(rules_dirs: Iterable[Path] | None = None) -> RuleEngine:
     """The rule engine over the shipped rules (or those of ``rules_dirs``)."""
     return RuleEngine(load_rules(rules_dirs))
@@ -114,8 +134,6 @@ def register(store: object, version: int, scratch: OxStore, run: EngineRun,
 def working_copy(store: object) -> WorkingCopy:
     """The working copy of ``store`` at its current version, built if there is none yet."""
     global builds
-    from .materialize import INFERRED, asserted_quads, scratch_store
-
     entry = _entry(store)
     version = store.version()  # type: ignore[attr-defined]
     copy = entry.copy

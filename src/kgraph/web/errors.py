@@ -18,7 +18,7 @@ import tempfile
 from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
-from ..config import PROJECT_ROOT
+from .. import resources
 from ..sparql.protocol import ProtocolError
 from ..store.base import (
     EngineCrashError,
@@ -40,7 +40,8 @@ MAX_MESSAGE = 2000
 
 
 def _server_paths() -> list[str]:
-    paths = {str(PROJECT_ROOT), sys.prefix, sys.base_prefix, sys.exec_prefix,
+    paths = {*(str(p) for p in resources.locations()), sys.prefix, sys.base_prefix,
+             sys.exec_prefix,
              tempfile.gettempdir(), os.path.expanduser("~"), os.getcwd()}
     return sorted((p for p in paths if p and len(p) > 1), key=len, reverse=True)
 
