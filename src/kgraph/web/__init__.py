@@ -40,6 +40,7 @@ BLUEPRINTS = [
     "kgraph.web.named_queries:bp",
     "kgraph.web.reasoning:reasoning_bp",
     "kgraph.web.linked_data:bp",
+    "kgraph.web.pages:bp",
     "kgraph.web.ui:bp",
 ]
 

@@ -44,8 +44,8 @@ from ..namespaces import (
     XSD,
 )
 from ..sparql.conneg import negotiate
-from ..store.results import GRAPH_FORMATS, ResultFormat, stream_rdf
 from ..store.base import SelectResult
+from ..store.results import GRAPH_FORMATS, ResultFormat, stream_rdf
 
 bp = Blueprint("linked_data", __name__)
 
