@@ -215,6 +215,14 @@ def _serve_granian(settings: Settings, env: dict[str, str]) -> None:
 
 def run(settings: Settings) -> int:
     """Start the writer (or check the remote engine), then serve until interrupted."""
+    from .bootstrap import check_resources
+    from .resources import ResourceError
+
+    try:  # a package without its data, or a KGRAPH_DATA_DIR that lacks a folder, is refused
+        check_resources(settings)
+    except ResourceError as exc:
+        print(f"kgraph: {exc}", file=sys.stderr)
+        return 1
     if settings.port == 0:
         settings = replace(settings, port=_free_port(settings.host))
     if settings.store_url:
