@@ -30,8 +30,8 @@ from collections.abc import Iterator
 
 from pyoxigraph import RdfFormat
 
-from .sparql.guard import QueryTooDeepError, bracket_depth, check_nesting
-from .store.base import RdfSyntaxError
+from .errors import RdfSyntaxError
+from .nesting import QueryTooDeepError, bracket_depth, check_nesting
 
 #: Deepest bracket nesting in Turtle-family documents (pyoxigraph crashes in the
 #: thousands); real data nests a handful of levels.

@@ -4,8 +4,12 @@ Solution sequences and graphs are compared up to blank-node renaming. Rather
 than a hand-written matcher, both sides are encoded as RDF (one blank node per
 solution, one triple per binding, a position when order matters) and the two
 datasets are canonicalized with pyoxigraph: two encodings are equal exactly
-when the solution multisets (or sequences) are isomorphic. Literals are
-compared as given: ``"01"^^xsd:integer`` is not ``"1"^^xsd:integer``.
+when the solution multisets (or sequences) are isomorphic.
+
+Two comparisons: *strict*, literals compared as given (``"01"^^xsd:integer`` is
+not ``"1"^^xsd:integer``), and *value-aware* (``values=True``), where each literal
+is first replaced by the canonical literal of its value (:mod:`tests.w3c.values`),
+so terms are compared first and values then, as Oxigraph's and Jena's runners do.
 """
 
 from __future__ import annotations
@@ -26,13 +30,13 @@ from pyoxigraph import (
     QueryBoolean,
     QueryResultsFormat,
     RdfFormat,
-    Store,
     Triple,
     parse,
     parse_query_results,
 )
 
 from .manifest import Suite
+from .values import canonical
 
 RS = "http://www.w3.org/2001/sw/DataAccess/tests/result-set#"
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
@@ -157,31 +161,6 @@ def _from_result_set_graph(triples: list[Triple]) -> Solutions | bool | None:
     return Solutions(variables, [r for _, r in rows], ordered)
 
 
-def store_normalized(answer: Solutions) -> Solutions:
-    """The rows as Oxigraph would hold them: each literal stored and read back.
-
-    Oxigraph keeps numeric, boolean and date literals in a canonical form
-    (``"1.0"^^xsd:decimal`` comes back as ``"1"^^xsd:decimal``; oxigraph#526). A
-    failure that disappears after this is a lexical-form difference only.
-    """
-    store = Store()
-    subject, pred = NamedNode(_ENCODE_NS + "s"), NamedNode(_ENCODE_NS + "p")
-    cache: dict[Literal, Term] = {}
-
-    def norm(term: Term | None) -> Term | None:
-        if not isinstance(term, Literal):
-            return term
-        if term not in cache:
-            quad = Quad(subject, pred, term, DefaultGraph())
-            store.add(quad)
-            cache[term] = next(iter(store)).object
-            store.clear()
-        return cache[term]
-
-    rows = [tuple(norm(t) for t in row) for row in answer.rows]
-    return Solutions(answer.variables, rows, answer.ordered)
-
-
 # -- comparison ------------------------------------------------------------------
 def _canonical(quads: Iterable[Quad]) -> Dataset:
     dataset = Dataset(quads)
@@ -215,14 +194,19 @@ def _show_rows(variables: Sequence[str], rows: Sequence[Sequence[object]], limit
     return "\n".join(lines)
 
 
+def _by_value(rows: list[tuple[Term | None, ...]]) -> list[tuple[Term | None, ...]]:
+    return [tuple(canonical(t) for t in row) for row in rows]  # type: ignore[misc]
+
+
 def compare_solutions(
-    expected: Solutions, actual: Solutions, *, ordered: bool, lax: bool = False
+    expected: Solutions, actual: Solutions, *, ordered: bool, lax: bool = False,
+    values: bool = False,
 ) -> str | None:
     """``None`` when equal, else a short description of the difference.
 
     ``ordered``: compare sequences (the query has ORDER BY and the expected
     result gives an order). ``lax``: REDUCED may drop any duplicates, so compare
-    as sets.
+    as sets. ``values``: literals of the same datatype are equal when their values are.
     """
     if set(expected.variables) != set(actual.variables):
         return (f"variables differ: expected {sorted(expected.variables)}, "
@@ -230,6 +214,8 @@ def compare_solutions(
     variables = sorted(expected.variables)
     exp_rows = expected.project(variables)
     act_rows = actual.project(variables)
+    if values:
+        exp_rows, act_rows = _by_value(exp_rows), _by_value(act_rows)
     if lax:
         # Duplicates may or may not be removed: compare the distinct rows of both.
         exp_set = _canonical(_encode_rows(variables, _distinct(exp_rows), False))
@@ -255,8 +241,17 @@ def _distinct(rows: Sequence[tuple]) -> list[tuple]:
     return seen
 
 
-def compare_datasets(expected: Iterable[Quad], actual: Iterable[Quad]) -> str | None:
-    """``None`` when the datasets are isomorphic, else the differing quads."""
+def _quads_by_value(quads: Iterable[Quad]) -> list[Quad]:
+    return [Quad(q.subject, q.predicate, canonical(q.object), q.graph_name)  # type: ignore[arg-type]
+            for q in quads]
+
+
+def compare_datasets(expected: Iterable[Quad], actual: Iterable[Quad], *,
+                     values: bool = False) -> str | None:
+    """``None`` when the datasets are isomorphic, else the differing quads (``values``:
+    literals compared by value, see :func:`compare_solutions`)."""
+    if values:
+        expected, actual = _quads_by_value(expected), _quads_by_value(actual)
     exp = _canonical(expected)
     act = _canonical(actual)
     if exp == act:
@@ -273,11 +268,14 @@ def compare_datasets(expected: Iterable[Quad], actual: Iterable[Quad]) -> str | 
     return "\n".join(out)
 
 
-def compare_graphs(expected: Iterable[Triple], actual: Iterable[Triple]) -> str | None:
+def compare_graphs(expected: Iterable[Triple], actual: Iterable[Triple], *,
+                   values: bool = False) -> str | None:
+    """:func:`compare_datasets` for two graphs."""
     graph = DefaultGraph()
     return compare_datasets(
         (Quad(t.subject, t.predicate, t.object, graph) for t in expected),
         (Quad(t.subject, t.predicate, t.object, graph) for t in actual),
+        values=values,
     )
 
 
