@@ -253,12 +253,28 @@ def test_virtuoso_spelling_of_blank_nodes() -> None:
 
 # -- remote engines ------------------------------------------------------------------------
 BOTH = pytest.mark.parametrize("engine", ["oxigraph", "virtuoso"], indirect=True)
+OXIGRAPH_SERVER_GAP = pytest.mark.xfail(
+    strict=True, reason="Oxigraph server mints a new node for every blank node of a write "
+    "(INSERT DATA, Graph Store PUT/POST, also with no_transaction or lenient: measured) and "
+    "offers no notation for an existing one; only engine-side copies keep them "
+    "(docs/store.md, 'Blank nodes')")
 
 
 @pytest.mark.slow
 @BOTH
-def test_remote_engine_keeps_nodes_on_copy_replace_and_materialize(
-        engine_store: object) -> None:
+def test_remote_engine_side_copy_keeps_nodes(engine_store: object) -> None:
+    store = engine_store
+    store.load(ONTOLOGY.encode(), "text/turtle", graph=G)  # type: ignore[attr-defined]
+    nodes = _restriction_nodes(store, G)
+    assert len(nodes) == 2
+    store.update(f"COPY <{G}> TO <{H}>")  # type: ignore[attr-defined]
+    assert _restriction_nodes(store, H) == nodes
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("engine", [pytest.param("oxigraph", marks=OXIGRAPH_SERVER_GAP),
+                                    "virtuoso"], indirect=True)
+def test_remote_engine_keeps_nodes_on_replace_and_materialize(engine_store: object) -> None:
     store = engine_store
     store.load(ONTOLOGY.encode(), "text/turtle", graph=G)  # type: ignore[attr-defined]
     nodes = _restriction_nodes(store, G)
