@@ -131,8 +131,11 @@ def test_leaders(store: Store) -> None:
     assert by_person[r("KimJongUn")]["wikidata"] == wd("Q56226")
     assert by_person[r("DonaldTrump")]["wikidata"] == wd("Q22686")
     assert by_person[r("WangYi")]["wikidata"] is None  # not confirmed, left unlinked
-    # The article gives no exact start or end of any of these roles.
-    assert all(row["start"] is None and row["end"] is None for row in rows)
+    # The article gives no exact start or end of any of these roles; the one date known is
+    # "when Donald Trump became president", resolved (derived, marked so) to his inauguration.
+    dated = {(row["person"], row["start"], row["end"]) for row in rows
+             if row["start"] is not None or row["end"] is not None}
+    assert dated == {(r("DonaldTrump"), ("2017-01-20", XSD + "date"), None)}
 
 
 def test_treaties(store: Store) -> None:

@@ -37,7 +37,7 @@ _TOP_KEYS = {"document", "prefixes", "resources"}
 _DOC_KEYS = {"id", "text", "title", "creator", "publisher", "issued", "sha256", "type", "extra"}
 _RESOURCE_KEYS = {"id", "type", "label", "altLabel", "wikidata", "mentions", "facts", "source"}
 _FACT_KEYS = {"p", "o", "value", "datatype", "lang", "quote", "start", "evidence", "derived",
-              "source"}
+              "source", "asserted"}
 _QUOTE_KEYS = {"quote", "start"}
 
 _YAML_INT = "tag:yaml.org,2002:int"
@@ -104,6 +104,8 @@ class FactSpec:
     origin: str = "fact"
     source: str | None = None
     derived: str | None = None
+    #: Why this is a plain fact although its sentence hedges or attributes (see ingest.rules).
+    asserted: str | None = None
 
 
 @dataclass
@@ -632,9 +634,10 @@ class _Loader:
                 self.error(_line(table["derived"]), f"{what}: derived explains how a value was "
                            "resolved from the article's words; it needs a quote, not a source")
                 ok = False
+        asserted = self.scalar(table.get("asserted"), f"{what}: asserted")
         if not ok or obj is None or predicate is None:
             return None
-        return FactSpec(subject, predicate, obj, quotes, line, "fact", source, derived)
+        return FactSpec(subject, predicate, obj, quotes, line, "fact", source, derived, asserted)
 
     def load_object(self, table: dict[str, yaml.Node], line: int, what: str
                     ) -> NamedNode | Literal | None:

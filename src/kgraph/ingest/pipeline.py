@@ -18,6 +18,7 @@ from ..store import open_store
 from ..store.base import Store
 from .compile import Compiled, compile_document, fact_iri, quote_iri
 from .facts import FactsError, FactsFile, FactsProblem, load_facts
+from .rules import check_rules
 from .validate import (
     DEFAULT_ONTOLOGY_DIR,
     DEFAULT_SHAPES,
@@ -62,6 +63,8 @@ class Prepared:
     facts: FactsFile
     compiled: Compiled
     warnings: list[Violation]
+    #: Annotation-rule problems (``kgraph.ingest.rules``), reported but not blocking.
+    rule_problems: list[FactsProblem] = field(default_factory=list)
 
 
 def _line_of(index: dict[str, int], violation: Violation) -> int | None:
@@ -115,7 +118,8 @@ def prepare(
         raise FactsError([
             FactsProblem(_line_of(index, v), f"SHACL {v}", str(facts.path)) for v in violations
         ])
-    return Prepared(facts, compiled, [v for v in results if not v.is_violation])
+    return Prepared(facts, compiled, [v for v in results if not v.is_violation],
+                    check_rules(facts, compiled.quads, ontology))
 
 
 def ingest_paths(
@@ -172,7 +176,7 @@ def _write(store: Store, item: Prepared, dry_run: bool) -> IngestReport:
         path=facts.path, doc_id=facts.document.doc_id, graph=compiled.graph,
         quads=len(compiled.quads), facts=compiled.facts, quotes=compiled.quotes,
         resources=compiled.resources, dry_run=dry_run,
-        warnings=[str(v) for v in item.warnings],
+        warnings=[str(v) for v in item.warnings] + [str(p) for p in item.rule_problems],
     )
     if store.contains_graph(compiled.graph):
         current = list(store.triples(compiled.graph))
