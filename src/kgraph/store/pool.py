@@ -49,6 +49,7 @@ from pyoxigraph import (
     serialize,
 )
 
+from .. import resources
 from ..config import Settings
 from ..errors import ProtocolError
 from ..lexer import query_prefixes
@@ -391,7 +392,7 @@ class _Process:
 
 
 def _pythonpath() -> str:
-    src = str(Path(__file__).resolve().parents[2])
+    src = str(resources.package_dir().parent)  # src/ in a checkout, site-packages installed
     rest = os.environ.get("PYTHONPATH")
     return src + (os.pathsep + rest if rest else "")
 

@@ -33,6 +33,7 @@ from multiprocessing.connection import Client, Connection, Listener
 from pathlib import Path
 from typing import Any
 
+from .. import resources
 from ..config import Settings
 from .base import (
     EngineCrashError,
@@ -278,7 +279,7 @@ class WriterProcess:
 
 
 def _pythonpath() -> str:
-    src = str(Path(__file__).resolve().parents[2])
+    src = str(resources.package_dir().parent)  # src/ in a checkout, site-packages installed
     rest = os.environ.get("PYTHONPATH")
     return src + (os.pathsep + rest if rest else "")
 
