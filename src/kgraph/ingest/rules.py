@@ -6,13 +6,16 @@ checks catch three kinds of unfaithful statement (docs/facts-format.md,
 "Annotation rules"):
 
 ``hedged``
-    A plain fact (a statement whose subject is not an attributed claim) every
-    quote of which sits in a sentence that hedges (:data:`HEDGES`), attributes
-    (:data:`ATTRIBUTIONS`) or lies inside someone else's quoted words (a
-    quotation of :data:`QUOTED_SPEECH_WORDS` or more words). Such content
-    belongs in an attributed claim. A fact the article does assert in such a
-    sentence (the hedge scopes over another clause) carries ``asserted:``, a
-    reason that names each hedge or attribution word it answers.
+    A plain fact (a statement whose subject is neither an attributed claim nor a
+    scenario) every quote of which sits in a sentence that hedges
+    (:data:`HEDGES`, outside quotations that do not hold the quote), that
+    attributes it (an :data:`ATTRIBUTIONS` word before it, reported content
+    opening in between), or inside someone else's quoted words (a quotation of
+    :data:`QUOTED_SPEECH_WORDS` or more words). Positions are attitudes the
+    article attributes to their holders, so only hedges count for them. Such
+    content belongs in an attributed claim. A fact the article does assert in
+    such a sentence (the hedge scopes over another clause) carries
+    ``asserted:``, a reason that names each word it answers.
 ``ends``
     A relation (an object property between two ``kgr:`` resources) none of
     whose quotes names both ends. For a role assignment the ends of its
