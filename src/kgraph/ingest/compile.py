@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 
 from pyoxigraph import Literal, NamedNode, Quad
 
-from ..namespaces import DCT, KGO, KGR, OA, PROV, RDF, RDFS, source_graph
+from ..namespaces import DCT, KGO, KGR, OA, PROV, RDF, RDFS, SKOS, source_graph
 from .facts import FactsFile, FactSpec, QuoteRef
-from .terms import XSD
+from .terms import XSD, ascii_spelling
 
 #: Characters of context kept around a quote (oa:prefix / oa:suffix).
 CONTEXT_CHARS = 32
@@ -62,6 +62,42 @@ class Compiled:
     facts: int
     quotes: int
     resources: int
+
+
+_NAMING = (RDFS + "label", SKOS + "altLabel")
+
+
+def _add_ascii_labels(merged: dict[tuple[str, str, str], tuple[FactSpec, _Merged]],
+                      extra: list[tuple[str, Literal, list[QuoteRef]]]) -> None:
+    """Give every label written with typographic apostrophes, quotes or dashes its ASCII
+    spelling as a ``skos:altLabel`` (what users type), evidenced by the same quotes and
+    marked derived, unless the resource already carries that spelling. ``extra`` are
+    labels given outside the statements (the document's title) with their quotes."""
+    names: dict[str, set[str]] = {}
+    labels: list[tuple[FactSpec, _Merged]] = []
+    for (subject, predicate, _), (statement, evidence) in merged.items():
+        if predicate in _NAMING and isinstance(statement.obj, Literal):
+            names.setdefault(subject, set()).add(statement.obj.value)
+            labels.append((statement, evidence))
+    for subject, label, quotes in extra:
+        names.setdefault(subject, set()).add(label.value)
+        if quotes:
+            labels.append((FactSpec(subject, RDFS + "label", label, quotes, 0, "label"),
+                           _Merged({(q.start, q.end): q for q in quotes})))
+    for statement, evidence in labels:
+        subject, obj = statement.subject, statement.obj
+        assert isinstance(obj, Literal)
+        ascii_text = ascii_spelling(obj.value)
+        if ascii_text == obj.value or ascii_text in names[subject]:
+            continue
+        names[subject].add(ascii_text)
+        alt = Literal(ascii_text, language=obj.language) if obj.language else Literal(ascii_text)
+        spec = FactSpec(subject, SKOS + "altLabel", alt, statement.quotes, statement.line,
+                        "asciiLabel", statement.source)
+        how = (f"ASCII spelling of “{obj.value}” (typographic apostrophes, quotation marks "
+               "and dashes written as users type them)")
+        merged[(subject, spec.predicate, _term_key(alt))] = (spec, _Merged(
+            dict(evidence.quotes), set(evidence.sources), [how]))
 
 
 def compile_facts(facts: FactsFile) -> list[Quad]:
@@ -133,6 +169,11 @@ def compile_document(facts: FactsFile) -> Compiled:
             evidence.sources.add(statement.source)
         if statement.derived and statement.derived not in evidence.derivations:
             evidence.derivations.append(statement.derived)
+    # The document's title is its label too; where the text shows the title, it is the evidence.
+    title_quotes = [q for st in doc.extra if st.predicate == DCT + "title"
+                    and isinstance(st.obj, Literal) and st.obj.value == doc.title
+                    for q in st.quotes]
+    _add_ascii_labels(merged, [(doc.iri, Literal(doc.title, language="en"), title_quotes)])
     reified = 0
     for (subject, predicate, _), (statement, evidence) in merged.items():
         s, o = _n(subject), statement.obj

@@ -60,6 +60,17 @@ def shorten(iri: str, prefixes: dict[str, str]) -> str:
     return f"<{iri}>"
 
 
+#: Typographic characters and the ASCII a user types for them (apostrophes, quotation marks,
+#: dashes), so that ``People’s Liberation Army`` is also found as ``People's Liberation Army``.
+ASCII_SPELLING = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"',
+                                "\u2013": "-", "\u2014": "-"})
+
+
+def ascii_spelling(text: str) -> str:
+    """``text`` with typographic apostrophes, quotation marks and dashes written in ASCII."""
+    return text.translate(ASCII_SPELLING)
+
+
 def valid_prefix_name(name: str) -> bool:
     """Whether ``name`` may be declared as a prefix."""
     return bool(_PREFIX_NAME.match(name))
