@@ -17,11 +17,15 @@
   const counts = {};
   for (const n of data.nodes) counts[n.kind] = (counts[n.kind] || 0) + 1;
   for (const span of document.querySelectorAll(".kg-count")) span.textContent = "(" + (counts[span.dataset.kind] || 0) + ")";
+  // claims are long sentences: their words are in the tooltip, not on the canvas
+  const FONT = { state: 26, person: 18, treaty: 20, obligation: 18, organization: 15, event: 15, document: 15, other: 13 };
   const nodes = new vis.DataSet(data.nodes.map((n) => ({
-    id: n.id, label: n.label.length > 40 ? n.label.slice(0, 38) + "\u2026" : n.label,
+    id: n.id, label: n.kind === "claim" ? undefined : (n.label.length > 40 ? n.label.slice(0, 38) + "\u2026" : n.label),
     title: n.label + "\n" + n.curie + " (" + n.kind + ")", kind: n.kind, href: n.href,
     shape: SHAPES[n.kind] || "dot", color: COLORS[n.kind] || COLORS.other,
-    font: { color: "#1d2430", size: n.kind === "state" ? 16 : 12 }, size: n.kind === "state" ? 22 : 12,
+    font: SHAPES[n.kind] === "box" ? { color: "#ffffff", size: FONT[n.kind] || 13 }
+      : { color: "#1d2430", size: FONT[n.kind] || 13, strokeWidth: 3, strokeColor: "#ffffff" },
+    size: n.kind === "state" ? 24 : n.kind === "claim" ? 9 : 13,
   })));
   const edges = new vis.DataSet(data.edges.map((e, i) => ({
     id: i, from: e.from, to: e.to, title: e.label + " (" + e.property + ")" + (e.inferred ? ", inferred" : ""),
@@ -34,8 +38,9 @@
   const nodeView = new vis.DataView(nodes, { filter: (n) => kinds.has(n.kind) });
   const edgeView = new vis.DataView(edges, { filter: (e) => inferred || !e.inferred });
   const network = new vis.Network(box, { nodes: nodeView, edges: edgeView }, {
-    physics: { solver: "forceAtlas2Based", stabilization: { iterations: 300 },
-      forceAtlas2Based: { gravitationalConstant: -90, springLength: 110, avoidOverlap: 0.4 } },
+    physics: { solver: "forceAtlas2Based", stabilization: { iterations: 200, updateInterval: 50 },
+      forceAtlas2Based: { gravitationalConstant: -120, springLength: 140, avoidOverlap: 0.5 } },
+    nodes: { scaling: { label: { drawThreshold: 3 } } },
     interaction: { hover: true, tooltipDelay: 150 },
     edges: { smooth: { type: "continuous" } },
   });
@@ -59,7 +64,10 @@
       if (n && n.href) window.location.href = n.href;
     }
   });
-  network.once("stabilizationIterationsDone", () => { box.dataset.ready = "1"; });
+  network.once("stabilizationIterationsDone", () => {
+    network.setOptions({ physics: false }); // laid out: keep still, so nodes stay where they are clicked
+    box.dataset.ready = "1";
+  });
   network.once("afterDrawing", () => { box.dataset.drawn = "1"; });
   refresh();
   window.kgNetwork = network; // for the browser tests and the console

@@ -21,15 +21,16 @@
   const shown = () => new Set([...document.querySelectorAll("#kg-timeline-filters input[name=kind]:checked")].map((i) => i.value));
   let kinds = shown();
   const view = new vis.DataView(items, { filter: (i) => kinds.has(i.group) });
-  const groupView = new vis.DataView(groups, { filter: (g) => kinds.has(g.id) });
-  const timeline = new vis.Timeline(box, view, groupView, {
+  const timeline = new vis.Timeline(box, view, groups, {
     stack: true, showCurrentTime: false, zoomMin: 1000 * 60 * 60 * 24 * 7, orientation: "top", maxHeight: "75vh",
     tooltip: { followMouse: true },
   });
   function refresh() {
+    // a group must exist while items of it are shown: show groups first, hide them last
     kinds = shown();
+    groups.update(groups.get().filter((g) => kinds.has(g.id)).map((g) => ({ id: g.id, visible: true })));
     view.refresh();
-    groupView.refresh();
+    groups.update(groups.get().filter((g) => !kinds.has(g.id)).map((g) => ({ id: g.id, visible: false })));
     status.textContent = view.length + " dated statements";
     const shownItems = view.get();
     if (shownItems.length) {
