@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import marshal
+import math
 import os
 import pickle
 import queue
@@ -366,6 +367,115 @@ def executor_main(fd: int, root: str, parent_pid: int) -> int:
             return 0
 
 
+# == answers in the worker itself ========================================================
+class _NotHere(Exception):
+    """A query the worker gives to a query process after all (a bound passed, or an error
+    that the query process reports in its own words)."""
+
+
+class _Here:
+    """An :class:`_Out` for an answer written in the worker: the same frames, kept in
+    memory, within a time and size budget (past it, :class:`_NotHere`)."""
+
+    def __init__(self, deadline: float, max_bytes: int) -> None:
+        self.deadline = deadline
+        self.max_bytes = max_bytes
+        self.head = b""
+        self.chunks: list[bytes] = []
+        self.size = 0
+        self.sent = False
+
+    def frame(self, kind: bytes, payload: bytes = b"") -> None:
+        if kind == b"H":
+            self.head = payload
+            return
+        self.size += len(payload)
+        if self.size > self.max_bytes or time.monotonic() > self.deadline:
+            raise _NotHere
+        self.chunks.append(payload)
+
+    def write(self, data: bytes) -> int:
+        if data:
+            self.frame(b"D", bytes(data))
+        return len(data)
+
+    def flush(self) -> None:
+        """File-like ``flush``: nothing to do."""
+
+
+class _LocalAnswers:
+    """Provably cheap queries (:mod:`kgraph.sparql.cost`) answered in the HTTP worker
+    from its own read-only handle on the newest snapshot, with no hop to a query
+    process: the same evaluation and writers as an executor (``_Executor.serialized``),
+    so the same bytes, chunk for chunk. The published version is read before every
+    query and the handle reopened when it is behind, as in an executor, so a write
+    acknowledged before the query is seen."""
+
+    def __init__(self, root: Path, counter: VersionCounter) -> None:
+        from ..sparql.cost import CostModel
+        from .oxigraph import OxigraphStore
+
+        self.root = root
+        self.counter = counter
+        self.open = OxigraphStore
+        self.cost = CostModel()
+        self.writer = _Executor.__new__(_Executor)  # only its writers and row cap
+        self.writer.max_rows = _max_result_rows()
+        self._lock = threading.Lock()
+        #: (handle, version) of the newest snapshot opened here.
+        self._current: tuple[Any, int] = (None, -1)
+        #: Answers given here and handed on (for tests and measurements).
+        self.answered = 0
+        self.handed_on = 0
+
+    def store(self) -> tuple[Any, int]:
+        """The handle on the published snapshot and its version (a handle is never closed
+        while a thread may use it: a superseded one goes when its last user drops it)."""
+        version = self.counter.read()
+        current = self._current
+        if current[1] == version:
+            return current
+        with self._lock:
+            if self._current[1] != version:
+                self._current = (self.open(snapshot_path(self.root, version), read_only=True),
+                                 version)
+            return self._current
+
+    def answer(self, sparql: str, solutions_format: str | None,
+               graph_format: str | None) -> SerializedResult | None:
+        """The answer, or ``None``: the query goes to a query process."""
+        from ..sparql.cost import STREAM_BUDGET_S, STREAM_MAX_BYTES, count_query
+
+        plan = self.cost.plan(sparql)
+        if plan is None:
+            return None
+        try:
+            store, version = self.store()
+
+            def counts(patterns: Any, cap: int) -> list[int]:
+                # kgraph's own text, from terms: straight to the engine
+                row = next(iter(store.native.query(count_query(patterns, cap),
+                                                   use_default_graph_as_union=True)))
+                return [int(row[i].value) for i in range(len(patterns))]
+
+            if not self.cost.bounded(plan, counts, version):
+                self.handed_on += 1
+                return None
+            # a streaming answer is bounded while it is written; a counted one already is
+            out = _Here(time.monotonic() + STREAM_BUDGET_S if plan.streaming else math.inf,
+                        STREAM_MAX_BYTES)
+            self.writer.serialized(store, ("q", sparql, None, None, solutions_format,
+                                           graph_format), out)
+        except _NotAcceptable as exc:
+            raise _error("NotAcceptable", exc.kind, 406) from None
+        except Exception:  # noqa: BLE001 - a bound passed, or an error: the query process
+            self.handed_on += 1  # answers (and words the error) as for any other query
+            return None
+        self.answered += 1
+        kind, media = out.head.decode().split("\n", 1)
+        return SerializedResult(kind, media, iter(out.chunks))
+
+
 # == the worker's side ==================================================================
 class _Process:
     """One executor process, seen from the HTTP worker."""
@@ -695,6 +805,10 @@ class PooledStore:
         self.pool = ExecutorPool(self.root, settings.threads, settings.max_queue,
                                  settings.queue_timeout_s)
         self.writer = writer
+        #: Cheap queries answered here, without a query process (``KGRAPH_LOCAL_QUERIES=0``
+        #: sends every query to one).
+        self.local = (_LocalAnswers(self.root, self.counter)
+                      if os.environ.get("KGRAPH_LOCAL_QUERIES", "1") != "0" else None)
 
     @classmethod
     def from_env(cls, settings: Settings) -> PooledStore:
@@ -730,6 +844,11 @@ class PooledStore:
         raises :class:`QueryTimeoutError` from the chunk iterator (the response
         is cut).
         """
+        if self.local is not None and base_iri is None and (dataset is None or (
+                dataset.default_graphs is None and dataset.named_graphs is None)):
+            here = self.local.answer(sparql, solutions_format, graph_format)
+            if here is not None:
+                return here
         call = _Call(self.pool, _marshal("q", sparql, _dataset_wire(dataset), base_iri,
                                          solutions_format, graph_format),
                      self._limit(timeout_s), "query")
