@@ -28,7 +28,7 @@ from pathlib import Path
 from pyoxigraph import NamedNode, Quad, RdfFormat
 from pyoxigraph import Store as OxStore
 
-from ..namespaces import GRAPH_INFERRED
+from ..namespaces import GRAPH_BOOTSTRAP, GRAPH_INFERRED
 from .engine import EngineRun, RuleEngine
 from .rules import load_rules
 
@@ -97,10 +97,17 @@ def _forget(key: int, entry: _Entry) -> None:
 INFERRED = NamedNode(GRAPH_INFERRED)
 
 
+#: Graphs the reasoner does not read: its own conclusions, and start-up's record of the
+#: files each graph was loaded from (bookkeeping, written after the inferences: read, it
+#: made the next materialization add three triples that start-up's had not).
+NOT_REASONED_OVER = frozenset({INFERRED, NamedNode(GRAPH_BOOTSTRAP)})
+
+
 def asserted_quads(store: object) -> Iterator[Quad]:
-    """Every quad of a kgraph store except the inferred graph (read through ``quads()``)."""
+    """Every quad of a kgraph store the reasoner reads (read through ``quads()``): all but
+    :data:`NOT_REASONED_OVER`."""
     for q in store.quads():  # type: ignore[attr-defined]
-        if q.graph_name != INFERRED:
+        if q.graph_name not in NOT_REASONED_OVER:
             yield q
 
 
