@@ -2,7 +2,7 @@
 
 They work on a store directory (``--store`` or ``KGRAPH_STORE``) or, with
 ``--kb``, on an in-memory store bootstrapped from the ontology and the facts
-files of this checkout (handy when a server holds the store's lock).
+files kgraph ships (or ``KGRAPH_DATA_DIR``'s; handy when a server holds the store's lock).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def _open(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 def _add_store_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--store", metavar="PATH", help="store directory (env KGRAPH_STORE)")
     p.add_argument("--kb", action="store_true",
-                   help="use an in-memory store loaded from this checkout's ontology and data")
+                   help="use an in-memory store loaded from the shipped ontology and data")
 
 
 def _cmd_reason(args: argparse.Namespace) -> int:
