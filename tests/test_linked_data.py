@@ -88,6 +88,8 @@ def test_rdflib_dereferences_an_entity(kb_server: ServerProcess) -> None:
     starts = {int(o) for q in quotes for sel in g.objects(q, rdflib.URIRef(OA + "hasSelector"))
               for o in g.objects(sel, rdflib.URIRef(OA + "start"))}
     assert 913 in starts  # “Democratic People’s Republic of Korea”, the label's quote
+    for fmt in ("json-ld", "xml"):  # rdflib asking for one format gets that one
+        assert len(rdflib.Graph().parse(f"{kb_server.url}/resource/DPRK", format=fmt)) == len(g)
 
 
 def test_each_rdf_format_by_accept_holds_the_same_triples(kb_server: ServerProcess) -> None:
