@@ -175,3 +175,12 @@ def test_head_carries_exactly_the_headers_of_get(app) -> None:  # type: ignore[n
         assert get.status_code == head.status_code, url
         assert _headers(get) == _headers(head), (url, accept)
         assert "Content-Type" in head.headers and head.data == b""
+
+
+def test_a_host_that_makes_no_iri_cannot_mint_a_graph(app) -> None:  # type: ignore[no-untyped-def]
+    store = app.extensions["kgraph"].store
+    before = store.count()
+    r = app.test_client().post("/store", data=b"<http://x> <http://y> 1 .",
+                               content_type="text/turtle", headers={**WRITE, "Host": "bad>host"})
+    assert r.status_code == 400 and b"KGRAPH_PUBLIC_URL" in r.data
+    assert store.count() == before
