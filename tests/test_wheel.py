@@ -18,6 +18,7 @@ import subprocess
 import sys
 import sysconfig
 import time
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -50,8 +51,8 @@ def _clean_env(**extra: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """The ``bin`` folder of a fresh virtual environment with the built wheel installed."""
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel, built offline from a copy of the sources."""
     if not any(WHEELHOUSE.glob("setuptools-*.whl")):
         if os.environ.get("CI"):
             pytest.fail(f"no wheelhouse at {WHEELHOUSE}: run scripts/setup.sh --test")
@@ -69,6 +70,13 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     _run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-index",
           "--find-links", WHEELHOUSE, "-w", dist, src], env=_clean_env(), cwd=tmp)
     (wheel,) = dist.glob("kgraph-*.whl")
+    return wheel
+
+
+@pytest.fixture(scope="module")
+def installed(built: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The ``bin`` folder of a fresh virtual environment with the built wheel installed."""
+    tmp = tmp_path_factory.mktemp("venv")
     venv = tmp / "venv"
     _run([sys.executable, "-m", "venv", "--without-pip", venv])
     python = venv / "bin" / "python"
@@ -76,9 +84,21 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
                         ).stdout.strip())
     (purelib / "kgraph-test-dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     _run([sys.executable, "-m", "pip", "--python", python, "install", "--quiet", "--no-deps",
-          "--no-index", wheel], env=_clean_env(), cwd=tmp)
+          "--no-index", built], env=_clean_env(), cwd=tmp)
     _run([sys.executable, "-m", "pip", "--python", python, "check"], env=_clean_env(), cwd=tmp)
     yield venv / "bin"
+
+
+def test_the_wheel_holds_every_resource(built: Path) -> None:
+    """Every file of ontology/, queries/ and data/ is in the wheel, as a file of its own."""
+    with zipfile.ZipFile(built) as wheel:
+        names = set(wheel.namelist())
+    expected = {f"kgraph/_data/{p.relative_to(ROOT)}" for name in ("ontology", "queries", "data")
+                for p in (ROOT / name).rglob("*") if p.is_file()}
+    assert {"kgraph/_data/ontology/shapes.ttl", "kgraph/_data/ontology/rules/treaty/alliance.rq",
+            "kgraph/_data/data/sources/bandow-2021-07-10.txt",
+            "kgraph/_data/data/wikidata/snapshot.ttl"} <= expected
+    assert expected - names == set()
 
 
 def _start(kgraph: Path, cwd: Path, env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
