@@ -52,7 +52,7 @@ def root() -> Path:
     """The folder holding ``ontology/``, ``queries/`` and ``data/``: ``KGRAPH_DATA_DIR`` when
     set, else the package's own copy. Read at each call, so a test may point it elsewhere."""
     override = os.environ.get(ENV_DATA_DIR)
-    return Path(override).expanduser() if override else shipped_root()
+    return Path(override).expanduser().absolute() if override else shipped_root()
 
 
 def ontology_dir() -> Path:
