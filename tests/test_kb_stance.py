@@ -228,6 +228,18 @@ def test_every_stance_of_the_article_agrees_with_its_target(article: FactsFile) 
                                    for p in problems)
 
 
+def test_every_claim_is_attributed_with_its_exact_words(article: FactsFile) -> None:
+    """Claimant, reporter, the report it appeared in, a stance, and words copied verbatim."""
+    claims = [r for r in article.resources if CLAIM_TYPES & set(r.types)]
+    assert len(claims) >= 40
+    for claim in claims:
+        predicates = {f.predicate for f in claim.facts}
+        for needed in ("claimant", "reportedBy", "reportedIn", "claimText", "stance"):
+            assert KGO + needed in predicates, (claim.iri, needed)
+        for text in (f for f in claim.facts if f.predicate == KGO + "claimText"):
+            assert text.obj.value in {q.text for q in text.quotes}, (claim.iri, text.obj.value)
+
+
 def test_the_article_states_stances_toward_explicit_targets(article: FactsFile) -> None:
     with_stance = [r for r in article.resources if _objects(r, [STANCE])]
     assert len(with_stance) >= 50
