@@ -92,3 +92,16 @@ def test_a_rules_folder_without_rules_is_an_error(tmp_path: Path) -> None:
     assert load_rules([tmp_path / "rules"], include=["treaty"])
     with pytest.raises(ResourceError, match=str(tmp_path / "rules" / "owl-rl")):
         load_rules([tmp_path / "rules"], include=["treaty", "owl-rl"])
+
+
+def test_a_store_loaded_already_needs_no_facts(tmp_path: Path) -> None:
+    """With ``--no-bootstrap`` the facts and the snapshot are not read: only what serving
+    reads (ontology, shapes, rules, queries) must be there."""
+    shutil.copytree(ROOT / "ontology", tmp_path / "ontology")
+    shutil.copytree(ROOT / "queries", tmp_path / "queries")
+    settings = Settings(store_path=None, ontology_dir=tmp_path / "ontology", bootstrap=False,
+                        queries_dir=tmp_path / "queries", data_dir=tmp_path / "data")
+    check_resources(settings)
+    with pytest.raises(ResourceError, match=str(tmp_path / "data" / "facts")):
+        ensure_loaded(open_store(None), settings)  # asked to bootstrap all the same
+

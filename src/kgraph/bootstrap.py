@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pyoxigraph import Literal, NamedNode, Quad
@@ -47,14 +47,17 @@ class BootstrapReport:
 def check_resources(settings: Settings) -> None:
     """Raise :class:`~kgraph.resources.ResourceError` (naming the path) unless everything
     the server reads is where ``settings`` says: the ontology, its SHACL shapes and rules,
-    the named queries, the facts files and, when SERVICE calls to Wikidata are answered
-    from it, the snapshot. Run before anything starts, so a package installed without its
-    data, or a ``KGRAPH_DATA_DIR`` that lacks a folder, refuses to serve an empty store."""
+    the named queries and, when the store is bootstrapped, the facts files and (when SERVICE
+    calls to Wikidata are answered from it) the snapshot. Run before anything starts, so a
+    package installed without its data, or a ``KGRAPH_DATA_DIR`` that lacks a folder,
+    refuses to serve an empty store."""
     if not ontology_files(require_dir(settings.ontology_dir, "the ontology")):
         raise ResourceError(f"the ontology not found: {settings.ontology_dir} holds no RDF file")
     require_file(settings.shapes_path, "the SHACL shapes")
     require_dir(settings.rules_dir, "the reasoning rules", ("*.rq",))
     require_dir(settings.queries_dir, "the named queries", ("*.rq",))
+    if not settings.bootstrap:  # the store is loaded already; the rest is read at start only
+        return
     require_dir(settings.data_dir / "facts", "the facts files", ("*.yaml",))
     if settings.wikidata == "snapshot":
         require_file(settings.data_dir / "wikidata" / "snapshot.ttl", "the Wikidata snapshot")
@@ -84,7 +87,7 @@ def ensure_loaded(store: Store, settings: Settings) -> BootstrapReport:
     Each graph's input digest is kept in the bootstrap graph, so editing the
     ontology or a facts file and restarting is enough to serve the new version.
     """
-    check_resources(settings)
+    check_resources(replace(settings, bootstrap=True))  # this is the bootstrap
     report = BootstrapReport()
     seen = recorded_digests(store)
     current: dict[str, str] = {}
