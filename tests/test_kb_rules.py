@@ -101,6 +101,58 @@ def _ref(text: str, quote: str):
     return QuoteRef(quote, text.index(quote), 0)
 
 
+#: Statements the issue found in the file, put back after an anchor line of the fixed file:
+#: (anchor, inserted YAML, the rule that must catch it).
+ISSUE_EXAMPLES = [
+    # "is widely believed to have … provided food and oil": the aid asserted outright.
+    ('      - {quote: "provided food and oil", start: 4218}\n',
+     '    facts:\n      - {p: kgo:donor, o: kgr:PRC, quote: "the PRC is widely believed to have '
+     'increasingly tolerated sanctions-busting smuggling and later provided food and oil", '
+     'start: 4122}\n', "hedged"),
+    # "Trump's overtures … apparently left Xi fearful … then ended his freeze".
+    ('      - {p: kgo:ordinal, value: 1, datatype: xsd:positiveInteger, quote: "the first of five '
+     'meetings", start: 3908}\n',
+     '      - {p: kgo:inResponseTo, o: kgr:event/TrumpOverturesToPyongyang, quote: "Trump’s '
+     'overtures to Pyongyang apparently left Xi fearful that Beijing might lose its premier '
+     'position in the North. The Chinese leader then ended his freeze", start: 3695}\n', "hedged"),
+    # Xi's party role quoting the centenary speech: it names Xi and the CCP, not the role.
+    ('      - {p: kgo:inOrganization, o: kgr:CCP, source: wd:Q15031}\n',
+     '      - {p: kgo:inOrganization, o: kgr:CCP, quote: "Xi Jinping’s recent speech celebrating '
+     'the one-hundredth anniversary of the Chinese Communist Party", start: 5894}\n', "ends"),
+    # Trump's role in the USA quoting "Trump's overtures to Pyongyang".
+    ('    label: "Donald Trump as president of the United States"\n    mentions:\n'
+     '      - {quote: "when Donald Trump became president", start: 8256}\n    facts:\n',
+     '      - {p: kgo:inOrganization, o: kgr:USA, quote: "Trump’s overtures to Pyongyang", '
+     'start: 3695}\n', "ends"),
+]
+
+
+@pytest.mark.parametrize("anchor, inserted, rule", ISSUE_EXAMPLES,
+                         ids=["food-and-oil-aid", "first-meeting-in-response", "xi-party-role",
+                              "trump-role-in-usa"])
+def test_the_issues_examples_fail_the_checks(tmp_path: Path, article: FactsFile, anchor: str,
+                                             inserted: str, rule: str):
+    """Put one of the statements issue 12 found back into (a copy of) the fixed file: the
+    check for its kind reports it, at the inserted line."""
+    source = FACTS.read_text(encoding="utf-8")
+    assert source.count(anchor) == 1, anchor
+    mutated = source.replace(anchor, anchor + inserted)
+    (tmp_path / "facts").mkdir()
+    (tmp_path / "sources").mkdir()
+    (tmp_path / "sources" / "bandow-2021-07-10.txt").write_text(
+        (ROOT / "data" / "sources" / "bandow-2021-07-10.txt").read_text(encoding="utf-8"),
+        encoding="utf-8")
+    path = tmp_path / "facts" / "bandow-2021-07-10.yaml"
+    path.write_text(mutated, encoding="utf-8")
+    line = mutated[:mutated.index(anchor + inserted) + len(anchor)].count("\n") + 1
+    facts = load_facts(path)
+    check = check_hedged if rule == "hedged" else check_ends
+    before = {p.message for p in check(article)}
+    found = [p for p in check(facts) if p.message not in before]
+    assert [p.line for p in found] == [line + inserted.count("\n") - 1]
+    assert f"[{rule}]" in found[0].message
+
+
 # -- sentences --------------------------------------------------------------------------------
 
 
