@@ -373,3 +373,14 @@ def test_the_ontology_comes_from_the_files_when_the_store_lacks_it(tmp_path: Pat
     g = rdflib.Graph().parse(data=client.get("/ontology", headers={"Accept": "text/turtle"}).data,
                              format="turtle")
     assert (rdflib.URIRef(KGO + "State"), rdflib.RDF.type, rdflib.URIRef(OWL + "Class")) in g
+
+
+def test_a_description_cut_at_the_row_limit_says_so(  # type: ignore[no-untyped-def]
+        small, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kgraph.web import linked_data
+
+    full = small.get("/resource/Atlantis", headers={"Accept": BROWSER}).get_data(as_text=True)
+    assert "the page shows the first" not in full
+    monkeypatch.setattr(linked_data, "MAX_ROWS", 5)
+    page = small.get("/resource/Atlantis", headers={"Accept": BROWSER}).get_data(as_text=True)
+    assert "more than 5 statements and quotes; the page shows the first 5" in _text(page)

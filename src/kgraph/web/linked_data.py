@@ -213,17 +213,19 @@ def description_query(iri: str) -> str:
 }} LIMIT {MAX_ROWS}"""
 
 
-def describe(iri: str) -> list[Quad]:
-    """The quads of ``iri``'s description (see :func:`description_query`), without repeats."""
+def describe(iri: str) -> tuple[list[Quad], bool]:
+    """The quads of ``iri``'s description (see :func:`description_query`), without
+    repeats, and whether the query's row limit cut it short."""
     seen: set[Quad] = set()
     out: list[Quad] = []
-    for g, s, p, o in select(description_query(iri)):
+    rows = select(description_query(iri))
+    for g, s, p, o in rows:
         graph = g if isinstance(g, NamedNode) else DefaultGraph()
         q = Quad(s, p, o, graph)  # type: ignore[arg-type]
         if q not in seen:
             seen.add(q)
             out.append(q)
-    return out
+    return out, len(rows) >= MAX_ROWS
 
 
 @dataclass
@@ -551,10 +553,11 @@ def resource(name: str) -> Response:
     iri = KGR + name
     path = "/resource/" + quote(name, safe=_PATH_SAFE)
     quads: list[Quad] = []
+    truncated = False
     if iri_ok(iri):
         slot = read_slot()
         try:
-            quads = describe(iri)
+            quads, truncated = describe(iri)
             view = entity_view(iri, quads) if quads and media == HTML else None
         finally:
             slot.release()
@@ -566,8 +569,8 @@ def resource(name: str) -> Response:
                         headers={"Vary": "Accept"})
     if media != HTML:
         return rdf_response(quads, media, path)
-    html = render_template("resource.html", entity=view, message=None,
-                           alternates=_alternates(path))
+    html = render_template("resource.html", entity=view, message=None, truncated=truncated,
+                           limit=MAX_ROWS, alternates=_alternates(path))
     return Response(html, mimetype=HTML, headers=representation_headers(path, HTML))
 
 
