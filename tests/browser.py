@@ -15,7 +15,6 @@ from __future__ import annotations
 import ipaddress
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -80,16 +79,14 @@ def browser() -> Iterator[Any]:
         _unavailable("playwright is not installed (pip install -e '.[test]')")
     if not Path(CHROMIUM).exists():
         _unavailable(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
-    profile = tempfile.mkdtemp(prefix="kgraph-chromium-")
     with sync_playwright() as pw:
-        # a fresh user-data dir per session: nothing left from another run
-        instance = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                      args=[*ARGS, f"--user-data-dir={profile}"])
+        # launch() gives the browser a fresh temporary user-data dir (and removes it on
+        # close): nothing is left from another run, and each test gets a new context
+        instance = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         try:
             yield instance
         finally:
             instance.close()
-            shutil.rmtree(profile, ignore_errors=True)
 
 
 class Page:

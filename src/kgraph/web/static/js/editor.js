@@ -122,12 +122,21 @@
   }
 
   // -- results ----------------------------------------------------------------------------
-  function icon(text) {
-    const el = document.createElement("span");
-    el.className = "kg-view-icon";
-    el.textContent = text;
-    el.setAttribute("aria-hidden", "true");
-    return el;
+  const SVG = "http://www.w3.org/2000/svg";
+  const ICONS = {
+    graph: "M6 6 L18 9 M6 6 L9 18 M18 9 L9 18 M3 6a3 3 0 1 0 6 0a3 3 0 1 0 -6 0 " +
+      "M15 9a3 3 0 1 0 6 0a3 3 0 1 0 -6 0 M6 18a3 3 0 1 0 6 0a3 3 0 1 0 -6 0",
+    timeline: "M2 12 H22 M5 8 V16 M12 6 V18 M19 9 V15",
+  };
+  function icon(name) {
+    const svg = document.createElementNS(SVG, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("class", "kg-view-icon");
+    svg.setAttribute("aria-hidden", "true");
+    const path = document.createElementNS(SVG, "path");
+    path.setAttribute("d", ICONS[name]);
+    svg.append(path);
+    return svg;
   }
 
   function termLabel(term, extra) {
@@ -154,7 +163,7 @@
       return (r.getBindings() || []).some((b) => Object.values(b).some((v) => v.type === "uri"));
     }
     getIcon() {
-      return icon("◉");
+      return icon("graph");
     }
     rowsAsStatements() {
       const term = (v) => (v.type === "uri" ? { termType: "NamedNode", value: v.value }
@@ -284,7 +293,7 @@
       return this.dateVars().length > 0;
     }
     getIcon() {
-      return icon("⏱");
+      return icon("timeline");
     }
     draw() {
       const r = this.yasr.results;
@@ -313,8 +322,14 @@
       const box = document.createElement("div");
       box.className = "kg-visual kg-timeline-view";
       this.yasr.resultsEl.appendChild(box);
+      // open on the span of the dates, with a margin (a single date: a year either side)
+      const times = items.flatMap((i) => [i.start.getTime(), (i.end || i.start).getTime()]);
+      const first = Math.min(...times);
+      const last = Math.max(...times);
+      const margin = last > first ? (last - first) * 0.05 : 365 * 86400000;
       this.timeline = new vis.Timeline(box, items, { stack: true, zoomKey: "ctrlKey",
-        tooltip: { followMouse: true }, height: "100%" });
+        tooltip: { followMouse: true }, height: "100%", orientation: { axis: "top", item: "top" },
+        start: new Date(first - margin), end: new Date(last + margin) });
       box.dataset.items = String(items.length);
     }
     destroy() {
@@ -368,7 +383,19 @@
     status.textContent = "Running…";
     downloads.hidden = true;
   });
+  // Yasqe runs this listener inside its query's try block, and would report anything it
+  // throws as a failed query: a fault here is re-thrown outside, as the page's own error.
   yasqe.on("queryResponse", (_yasqe, response, duration) => {
+    try {
+      showResponse(response, duration);
+    } catch (err) {
+      status.textContent = "The results could not be shown.";
+      setTimeout(() => {
+        throw err;
+      });
+    }
+  });
+  function showResponse(response, duration) {
     const query = running || yasqe.getValue();
     const failed = response instanceof Error || !response || !response.ok;
     const mediaType = failed ? "" :
@@ -383,7 +410,7 @@
     status.textContent = failed ? "The query failed." :
       `Done in ${duration} ms${note}.`;
     if (!failed && yasqe.getQueryMode() === "query") showDownloads(query, mediaType);
-  });
+  }
 
   // -- the examples: one click loads one into the editor ------------------------------------
   const examples = new Map(cfg.examples.map((e) => [e.name, e.query]));
