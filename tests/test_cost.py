@@ -1,4 +1,4 @@
-"""Cheap queries answered in the HTTP worker (kgraph.sparql.cost, PooledStore.local).
+"""Cheap queries answered in the HTTP worker (kgraph.store.cost, PooledStore.local).
 
 The classifier must refuse anything whose work it cannot bound from the parse and the
 snapshot's counts (a hub constant, ``?s ?p ?o``, property paths, cross products, ...)
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from kgraph.config import Settings
-from kgraph.sparql.cost import MAX_JOIN, CostModel, count_query
+from kgraph.store.cost import MAX_JOIN, CostModel, count_query
 from kgraph.store.oxigraph import OxigraphStore
 from kgraph.store.pool import PooledStore
 from kgraph.store.snapshots import Publisher

@@ -384,3 +384,26 @@ def test_a_description_cut_at_the_row_limit_says_so(  # type: ignore[no-untyped-
     monkeypatch.setattr(linked_data, "MAX_ROWS", 5)
     page = small.get("/resource/Atlantis", headers={"Accept": BROWSER}).get_data(as_text=True)
     assert "more than 5 statements and quotes; the page shows the first 5" in _text(page)
+
+
+def test_long_value_lists_are_cut_with_a_query_for_the_rest(  # type: ignore[no-untyped-def]
+        small, monkeypatch: pytest.MonkeyPatch) -> None:
+    from urllib.parse import parse_qs, urlsplit
+
+    from kgraph.web import linked_data
+
+    monkeypatch.setattr(linked_data, "PER_PROPERTY", 0)
+    page = small.get("/resource/Atlantis", headers={"Accept": BROWSER}).get_data(as_text=True)
+    assert "… and 1 more values" in _text(page)
+    hrefs = [html.unescape(h) for h in re.findall(r'href="(/\?query=[^"]+)"', page)]
+    queries = [parse_qs(urlsplit(h).query)["query"][0] for h in hrefs]
+    assert f"SELECT ?value WHERE {{ <{KGR}Atlantis> <{KGO}borders> ?value }}" in queries
+
+
+def test_a_document_page_stays_short(kb_server: ServerProcess) -> None:
+    """The article is the source of every fact: its page lists 50 of each, not a thousand."""
+    r = requests.get(f"{kb_server.url}/resource/document/bandow-2021-07-10",
+                     headers={"Accept": BROWSER}, timeout=30)
+    assert r.status_code == 200
+    assert r.text.count("<tr") < 400 and "query them all in the editor" in r.text
+    assert 'href="/article/bandow-2021-07-10"' in r.text

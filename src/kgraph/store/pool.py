@@ -404,7 +404,7 @@ class _Here:
 
 
 class _LocalAnswers:
-    """Provably cheap queries (:mod:`kgraph.sparql.cost`) answered in the HTTP worker
+    """Provably cheap queries (:mod:`kgraph.store.cost`) answered in the HTTP worker
     from its own read-only handle on the newest snapshot, with no hop to a query
     process: the same evaluation and writers as an executor (``_Executor.serialized``),
     so the same bytes, chunk for chunk. The published version is read before every
@@ -412,7 +412,7 @@ class _LocalAnswers:
     acknowledged before the query is seen."""
 
     def __init__(self, root: Path, counter: VersionCounter) -> None:
-        from ..sparql.cost import CostModel
+        from .cost import CostModel
         from .oxigraph import OxigraphStore
 
         self.root = root
@@ -444,7 +444,7 @@ class _LocalAnswers:
     def answer(self, sparql: str, solutions_format: str | None,
                graph_format: str | None) -> SerializedResult | None:
         """The answer, or ``None``: the query goes to a query process."""
-        from ..sparql.cost import STREAM_BUDGET_S, STREAM_MAX_BYTES, count_query
+        from .cost import STREAM_BUDGET_S, STREAM_MAX_BYTES, count_query
 
         plan = self.cost.plan(sparql)
         if plan is None:

@@ -67,6 +67,9 @@ OFFERS = ["text/turtle", HTML, "application/ld+json", "application/rdf+xml",
           "application/xhtml+xml"] + [a for f in RDF_FORMATS for a in f.aliases]
 #: Most rows read for one entity or for the ontology (bounded queries).
 MAX_ROWS = 20_000
+#: Most values an entity page lists for one property (a document is the source of every
+#: fact drawn from it: the rest are one query away in the editor).
+PER_PROPERTY = 50
 #: Characters that cannot occur in an IRI (RFC 3987): such a name is no resource of ours.
 _NOT_IRI = re.compile(r'[\x00-\x20<>"{}|\\^`\x7f]')
 #: Characters left as they are in the path of a resource URL.
@@ -391,11 +394,19 @@ def entity_view(iri: str, quads: Sequence[Quad]) -> dict[str, object]:
         if st.o == me and st.s != me:
             incoming[p].append(row(st, st.s))
 
-    def groups(by_p: dict[str, list[dict[str, object]]]) -> list[dict[str, object]]:
-        return [{"property": view_term(NamedNode(p), labels), "values": vals,
-                 "inferred_only": all(v["inferred"] for v in vals)}
-                for p, vals in sorted(by_p.items(), key=lambda kv: (
-                    all(v["inferred"] for v in kv[1]), short(kv[0])))]
+    def groups(by_p: dict[str, list[dict[str, object]]], incoming: bool = False
+               ) -> list[dict[str, object]]:
+        out = []
+        for p, vals in sorted(by_p.items(), key=lambda kv: (
+                all(v["inferred"] for v in kv[1]), short(kv[0]))):
+            more = len(vals) - PER_PROPERTY
+            query = (f"SELECT ?subject WHERE {{ ?subject <{p}> <{iri}> }}" if incoming
+                     else f"SELECT ?value WHERE {{ <{iri}> <{p}> ?value }}")
+            out.append({"property": view_term(NamedNode(p), labels),
+                        "values": vals[:PER_PROPERTY], "more": max(more, 0),
+                        "more_href": f"{request.script_root}/?{urlencode({'query': query})}"
+                        if more > 0 else None})
+        return out
 
     for c in claims:
         for key in ("claim", "claimant", "reporter", "reported_in", "stance"):
@@ -412,7 +423,7 @@ def entity_view(iri: str, quads: Sequence[Quad]) -> dict[str, object]:
         "descriptions": descriptions,
         "wikidata": wikidata,
         "outgoing": groups(outgoing),
-        "incoming": groups(incoming),
+        "incoming": groups(incoming, incoming=True),
         "mentions": mentions,
         "claims": claims,
         "article": (f"{request.script_root}/article/{quote(iri[len(DOCUMENT):], safe='')}"
