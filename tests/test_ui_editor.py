@@ -19,7 +19,7 @@ from pyoxigraph import Literal, NamedNode, Quad
 from kgraph.namespaces import KGO, KGR, OWL, RDF, XSD
 from kgraph.web import ui
 
-from .browser import screenshot
+from .browser import is_loopback_url, screenshot
 
 ROOT = Path(__file__).resolve().parents[1]
 STATIC = ROOT / "src" / "kgraph" / "web" / "static"
@@ -143,6 +143,15 @@ def test_vendored_files_match_the_manifest(client) -> None:
     r.close()
 
 
+def test_only_loopback_counts_as_local() -> None:
+    for url in ("http://127.0.0.1:8000/sparql", "http://localhost/x", "http://[::1]:9/",
+                "data:text/plain,x", "blob:http://127.0.0.1/abc", "about:blank"):
+        assert is_loopback_url(url), url
+    for url in ("https://prefix.cc/popular/all.file.json", "https://lov.linkeddata.es/dataset",
+                "http://10.0.0.1/", "https://w3id.org/kgraph/resource/USA", "http://127.0.0.1.example/"):
+        assert not is_loopback_url(url), url
+
+
 # -- the editor in Chromium -----------------------------------------------------------------
 def _open_editor(page: Any, url: str) -> None:
     page.goto(url + "/")
@@ -253,6 +262,9 @@ def _type_at_end(page: Any, text: str, before: str) -> None:
 
 def test_completion_offers_kgraph_prefixes_and_the_stores_terms(page, kb_server) -> None:
     _open_editor(page, kb_server.url)
+    # Yasqe's own completers (prefix.cc, LOV) are gone; only local ones are left
+    assert sorted(page.evaluate("() => Object.keys(Yasqe.Autocompleters)")) == \
+        ["kgClasses", "kgPrefixes", "kgProperties", "variables"]
     _type_at_end(page, "kg", "PREFIX ")
     page.keyboard.press("Control+Space")
     hints = _hints(page)
