@@ -217,6 +217,8 @@ def test_entity_page_shows_facts_quotes_inferences_claims_and_wikidata(
     assert "Wang Yi" in claims and "Chinese foreign ministry" in claims
     # the Wikidata link
     assert 'href="https://www.wikidata.org/wiki/Q423"' in page
+    snapshot = _text(page.split('class="kg-snapshot"')[1].split("</ul>")[0])
+    assert "P35 : Kim Jong Un" in snapshot  # what the offline snapshot says about Q423
 
 
 def test_claim_page_names_claimant_and_reporter(kb_server: ServerProcess) -> None:

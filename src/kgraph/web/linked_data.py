@@ -30,6 +30,7 @@ from ..namespaces import (
     DOCUMENT,
     GRAPH_INFERRED,
     GRAPH_ONTOLOGY,
+    GRAPH_WIKIDATA,
     KGO,
     KGR,
     OA,
@@ -389,7 +390,8 @@ def entity_view(iri: str, quads: Sequence[Quad]) -> dict[str, object]:
             if p in LINK_PROPS and isinstance(st.o, NamedNode) \
                     and st.o.value.startswith(WIKIDATA_ENTITY):
                 wikidata.append(dict(row(st, st.o), relation=LINK_PROPS[p],
-                                     qid=st.o.value[len(WIKIDATA_ENTITY):]))
+                                     qid=st.o.value[len(WIKIDATA_ENTITY):],
+                                     snapshot=snapshot_statements(st.o.value)))
             outgoing[p].append(row(st, st.o))
         if st.o == me and st.s != me:
             incoming[p].append(row(st, st.s))
@@ -431,6 +433,30 @@ def entity_view(iri: str, quads: Sequence[Quad]) -> dict[str, object]:
         "counts": {"statements": len(stmts), "inferred": sum(s.inferred for s in stmts.values()),
                    "quotes": len(quotes)},
     }
+
+
+WDT = PREFIXES["wdt"]
+
+
+def snapshot_statements(item: str) -> list[dict[str, str]]:
+    """What the offline Wikidata snapshot says about a linked item (``wdt:`` values)."""
+    if not iri_ok(item):
+        return []
+    rows = select(f"""SELECT ?p ?o ?label WHERE {{ GRAPH <{GRAPH_WIKIDATA}> {{
+  <{item}> ?p ?o FILTER(STRSTARTS(STR(?p), "{WDT}"))
+  OPTIONAL {{ ?o <{RDFS_LABEL}> ?label FILTER(LANGMATCHES(LANG(?label), "en")) }} }}
+}} ORDER BY ?p ?o LIMIT 200""")
+    out: dict[tuple[str, str], dict[str, str]] = {}
+    for p, o, label in rows:
+        pid = p.value[len(WDT):]  # type: ignore[union-attr]
+        if isinstance(o, NamedNode):
+            qid = o.value[len(WIKIDATA_ENTITY):] if o.value.startswith(WIKIDATA_ENTITY) else o.value
+            text = label.value if isinstance(label, Literal) else qid
+            out.setdefault((pid, o.value), {"pid": pid, "text": text, "qid": qid})
+        else:
+            out.setdefault((pid, str(o)), {"pid": pid, "text": getattr(o, "value", str(o)),
+                                           "qid": ""})
+    return list(out.values())
 
 
 def explain_href(st: Statement) -> str:
