@@ -90,7 +90,7 @@ class FastQueries:
         self.kg = kg
         #: Switched off, every request goes to the app (the tests compare both ways).
         self.enabled = True
-        #: What a GET's (query string, Accept) asks for: reading it is deterministic.
+        #: What a GET's (query string, Accept, base IRI) asks for: reading it is deterministic.
         self._memo: dict[tuple[str, str | None, str | None], Plan] = {}
         origins = kg.settings.cors_origins
         self.cors = [("Access-Control-Allow-Origin", origins),
