@@ -201,3 +201,15 @@ def test_update_base_uri_as_the_w3c_protocol_test_sends_it(app) -> None:  # type
                          "{ <http://example.org/s> <http://example.org/p> ?o } }")
     rows = r.json["results"]["bindings"]
     assert rows == [{"o": {"type": "uri", "value": "http://www.example/test"}}]
+
+
+def test_kgraph_public_url_is_checked_at_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KGRAPH_PUBLIC_URL", "https://kg.example.org/api/")
+    assert Settings.from_env().public_url == "https://kg.example.org/api"
+    for bad in ("kg.example.org", "ftp://kg.example.org/", "https://kg.example.org/?x=1",
+                "https://kg.example.org/a b"):
+        monkeypatch.setenv("KGRAPH_PUBLIC_URL", bad)
+        with pytest.raises(ValueError, match="KGRAPH_PUBLIC_URL"):
+            Settings.from_env()
+    monkeypatch.setenv("KGRAPH_PUBLIC_URL", "")
+    assert Settings.from_env().public_url is None

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from . import resources
 from .namespaces import WIKIDATA_ENDPOINT
@@ -22,6 +23,20 @@ def _env_bool(name: str, default: bool) -> bool:
     if value is None:
         return default
     return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _env_url(name: str) -> str | None:
+    """An absolute http(s) URL from the environment (no query, no fragment, no trailing
+    ``/``); a malformed one is refused at start rather than ignored at every request."""
+    value = (os.environ.get(name) or "").strip()
+    if not value:
+        return None
+    parts = urlsplit(value)
+    if (parts.scheme not in ("http", "https") or not parts.netloc or parts.query
+            or parts.fragment or any(c in value for c in ' <>"{}|^`\\')):
+        raise ValueError(f"{name} must be an absolute http(s) URL without query or fragment, "
+                         f"got {value!r}")
+    return value.rstrip("/")
 
 
 @dataclass(frozen=True)
@@ -134,7 +149,7 @@ class Settings:
             workers=int(env.get("KGRAPH_WORKERS", "0")),
             threads=int(env.get("KGRAPH_THREADS", "4")),
             cors_origins=env.get("KGRAPH_CORS_ORIGINS", "*"),
-            public_url=env.get("KGRAPH_PUBLIC_URL") or None,
+            public_url=_env_url("KGRAPH_PUBLIC_URL"),
         )
         clean = {k: v for k, v in overrides.items() if v is not None}
         return replace(settings, **clean)  # type: ignore[arg-type]
