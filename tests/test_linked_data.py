@@ -409,3 +409,15 @@ def test_a_document_page_stays_short(kb_server: ServerProcess) -> None:
     assert r.status_code == 200
     assert r.text.count("<tr") < 400 and "query them all in the editor" in r.text
     assert 'href="/article/bandow-2021-07-10"' in r.text
+
+
+def test_every_page_answers_on_an_empty_store(client) -> None:  # type: ignore[no-untyped-def]
+    for path in ("/graph", "/timeline", "/scenario", "/article", "/ontology",
+                 "/explain?s=kgr:A&p=kgo:b&o=kgr:C"):
+        r = client.get(path, headers={"Accept": BROWSER})
+        assert r.status_code == 200, path
+    assert client.get("/graph/data").get_json()["nodes"] == []
+    assert client.get("/timeline/data").get_json()["items"] == []
+    assert "holds no source document" in _text(client.get("/article").get_data(as_text=True))
+    assert client.get("/resource/A", headers={"Accept": BROWSER}).status_code == 404
+    assert client.get("/explain").status_code == 400
