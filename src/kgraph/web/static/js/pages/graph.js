@@ -41,6 +41,7 @@
     physics: { solver: "forceAtlas2Based", stabilization: { iterations: 200, updateInterval: 50 },
       forceAtlas2Based: { gravitationalConstant: -120, springLength: 140, avoidOverlap: 0.5 } },
     nodes: { scaling: { label: { drawThreshold: 3 } } },
+    layout: { randomSeed: 7 }, // the same picture on every load
     interaction: { hover: true, tooltipDelay: 150 },
     edges: { smooth: { type: "continuous" } },
   });
