@@ -365,3 +365,14 @@ def test_ingest_reports_rule_problems_as_warnings(tmp_path: Path):
     finally:
         store.close()
     assert [w for w in report.warnings if "[hedged]" in w and "apparently" in w]
+
+
+def test_kgraph_ingest_prints_rule_problems_with_their_lines(tmp_path: Path, capsys):
+    from kgraph.ingest.cli import main as ingest_cli
+
+    facts_file(tmp_path, HEDGE_TEXT, HEDGE_RESOURCES)
+    store = tmp_path / "store"
+    assert ingest_cli(["ingest", "--dry-run", str(tmp_path / "t.yaml"), "--store", str(store)]) == 0
+    out = capsys.readouterr().out
+    assert f"warning: {tmp_path / 't.yaml'}:8: [hedged]" in out
+    assert not store.exists()  # a dry run creates no store
