@@ -201,6 +201,7 @@ def test_editor_runs_a_query_and_shows_the_table(page, kb_server) -> None:
     href = page.locator("#kg-yasr table tbody a[href*='/resource/']").first.get_attribute("href")
     assert href.startswith(kb_server.url + "/resource/")
     _check_downloads(page, kb_server, SOLUTION_TYPES)
+    assert not page.locator(".yasr_downloadIcon").is_visible()  # no client-side CSV instead
     screenshot(page, "editor", also=ROOT / "docs" / "screenshots" / "editor.png")
 
 
@@ -239,7 +240,7 @@ def test_dates_give_a_timeline_and_the_comment_picks_the_view(page, kb_server) -
     timeline = page.locator(".kg-timeline-view")
     assert int(timeline.get_attribute("data-items")) > 0
     page.wait_for_selector(".kg-timeline-view .vis-item")  # vis draws on a later frame
-    page.wait_for_selector(".kg-timeline-view .vis-time-axis .vis-text")
+    page.wait_for_selector(".kg-timeline-view .vis-time-axis .vis-text:not(.vis-measure)")
     timeline.scroll_into_view_if_needed()
     screenshot(page, "editor-timeline")
     _run(page, "# defaultView:Graph\n" + dated)  # a solution table as a graph

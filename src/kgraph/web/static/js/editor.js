@@ -322,14 +322,16 @@
       const box = document.createElement("div");
       box.className = "kg-visual kg-timeline-view";
       this.yasr.resultsEl.appendChild(box);
-      // open on the span of the dates, with a margin (a single date: a year either side)
+      // open on the span of the dates, with a margin (a single date: a year either side),
+      // wider on the right where the labels of the last points run
       const times = items.flatMap((i) => [i.start.getTime(), (i.end || i.start).getTime()]);
       const first = Math.min(...times);
       const last = Math.max(...times);
       const margin = last > first ? (last - first) * 0.05 : 365 * 86400000;
       this.timeline = new vis.Timeline(box, items, { stack: true, zoomKey: "ctrlKey",
         tooltip: { followMouse: true }, height: "100%", orientation: { axis: "top", item: "top" },
-        start: new Date(first - margin), end: new Date(last + margin) });
+        showCurrentTime: false,
+        start: new Date(first - margin), end: new Date(last + 6 * margin) });
       box.dataset.items = String(items.length);
     }
     destroy() {
