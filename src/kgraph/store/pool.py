@@ -147,6 +147,10 @@ class _Executor:
         #: Most rows or triples in one answer (the server's settings reach a spawned
         #: executor through the environment its worker was given).
         self.max_rows = _max_result_rows()
+        #: Set when several threads share this executor: a superseded store is then left
+        #: to the garbage collector (another thread may still be reading it).
+        self.shared = False
+        self._lock = threading.Lock()
 
     def current(self) -> Any:
         """The store of the newest published snapshot (opened when this one is behind).
@@ -156,18 +160,26 @@ class _Executor:
         tries again.
         """
         version = self.counter.read()
-        if version != self.version:
+        if version == self.version:
+            return self.store
+        with self._lock:
+            if version == self.version:
+                return self.store
             try:
                 store = self.open(snapshot_path(self.root, version), read_only=True)
             except StoreError:
                 newer = self.counter.read()  # published again meanwhile: take that one
                 if newer == version:
                     raise
-                return self.current()
-            old, self.store, self.version = self.store, store, version
-            if old is not None:
-                old.close()
-        return self.store
+                store = None
+            if store is None:
+                pass
+            else:
+                old, self.store, self.version = self.store, store, version
+                if old is not None and not self.shared:
+                    old.close()
+                return store
+        return self.current()
 
     def run(self, request: tuple[Any, ...], out: _Out) -> None:
         op = request[0]
@@ -335,12 +347,28 @@ class _NotAcceptable(Exception):
         self.kind = kind
 
 
-def executor_main(fd: int, root: str, parent_pid: int) -> int:
-    """Entry point of an executor process: answer requests on ``fd`` until EOF."""
+def executor_main(fds: int | str, root: str, parent_pid: int) -> int:
+    """Entry point of an executor process: answer requests on each of ``fds`` (one
+    socket, or several separated by commas: one thread each, sharing the store) until
+    EOF."""
     die_with_parent(parent_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent decides
-    sock = socket.socket(fileno=fd)
+    numbers = [int(fd) for fd in str(fds).split(",")]
     executor = _Executor(Path(root))
+    if len(numbers) == 1:
+        return _serve(socket.socket(fileno=numbers[0]), executor)
+    executor.shared = True
+    threads = [threading.Thread(target=_serve, args=(socket.socket(fileno=fd), executor),
+                                daemon=True) for fd in numbers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return 0
+
+
+def _serve(sock: socket.socket, executor: _Executor) -> int:
+    """Answer the requests of one socket, one at a time, until EOF."""
     out = _Out(sock)
     while True:
         try:
@@ -401,6 +429,23 @@ class _Here:
 
     def flush(self) -> None:
         """File-like ``flush``: nothing to do."""
+
+
+class _Kept:
+    """The chunks of an answer written in the worker, with the ``close()`` of
+    :class:`_Chunks` (nothing to give up: the answer is whole)."""
+
+    def __init__(self, chunks: list[bytes]) -> None:
+        self._chunks = iter(chunks)
+
+    def __iter__(self) -> _Kept:
+        return self
+
+    def __next__(self) -> bytes:
+        return next(self._chunks)
+
+    def close(self) -> None:
+        self._chunks = iter(())
 
 
 class _LocalAnswers:
@@ -473,32 +518,53 @@ class _LocalAnswers:
             return None
         self.answered += 1
         kind, media = out.head.decode().split("\n", 1)
-        return SerializedResult(kind, media, iter(out.chunks))
+        return SerializedResult(kind, media, _Kept(out.chunks))
 
 
 # == the worker's side ==================================================================
-class _Process:
-    """One executor process, seen from the HTTP worker."""
+class _Engine:
+    """One executor process: ``threads`` sockets, one thread each, sharing one store."""
 
-    def __init__(self, root: Path) -> None:
-        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    def __init__(self, root: Path, threads: int) -> None:
+        pairs = [socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM) for _ in range(threads)]
         code = ("import sys; from kgraph.store.pool import executor_main as m; "
-                "raise SystemExit(m(int(sys.argv[1]), sys.argv[2], int(sys.argv[3])))")
+                "raise SystemExit(m(sys.argv[1], sys.argv[2], int(sys.argv[3])))")
         env = {**os.environ, "PYTHONPATH": _pythonpath()}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", code, str(child.fileno()), str(root), str(os.getpid())],
-            pass_fds=(child.fileno(),), env=env, stdin=subprocess.DEVNULL)
-        child.close()
-        self.sock = parent
+        fds = [child.fileno() for _, child in pairs]
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-c", code, ",".join(map(str, fds)), str(root),
+                 str(os.getpid())], pass_fds=fds, env=env, stdin=subprocess.DEVNULL)
+        finally:
+            for _, child in pairs:
+                child.close()
         self.pid = self.proc.pid
+        #: Set when the pool kills it: requests on its other sockets were lost with it,
+        #: through no fault of their own (they may be sent again).
+        self.discarded = False
+        self.slots = [_Process(self, parent) for parent, _ in pairs]
 
     def kill(self) -> None:
         with contextlib.suppress(OSError):
             self.proc.kill()
-        with contextlib.suppress(OSError):
-            self.sock.close()
+        for slot in self.slots:
+            with contextlib.suppress(OSError):
+                slot.sock.close()
         with contextlib.suppress(Exception):
             self.proc.wait(timeout=5)
+
+
+class _Process:
+    """One request slot of an executor process (its own socket), seen from the worker."""
+
+    def __init__(self, engine: _Engine, sock: socket.socket) -> None:
+        self.engine = engine
+        self.proc = engine.proc
+        self.pid = engine.pid
+        self.sock = sock
+
+    def kill(self) -> None:
+        self.engine.kill()
 
 
 def _pythonpath() -> str:
@@ -508,12 +574,15 @@ def _pythonpath() -> str:
 
 
 class ExecutorPool:
-    """``size`` executor processes; at most ``max_queue`` callers wait for one, each at
-    most ``queue_timeout_s`` (then :class:`StoreBusyError`)."""
+    """``size`` request slots in executor processes of ``threads_per_process`` threads
+    each; at most ``max_queue`` callers wait for a slot, each at most
+    ``queue_timeout_s`` (then :class:`StoreBusyError`)."""
 
-    def __init__(self, root: Path, size: int, max_queue: int, queue_timeout_s: float) -> None:
+    def __init__(self, root: Path, size: int, max_queue: int, queue_timeout_s: float,
+                 threads_per_process: int = 1) -> None:
         self.root = root
         self.size = max(1, size)
+        self.per_process = max(1, min(threads_per_process, self.size))
         self.max_queue = max_queue
         self.queue_timeout_s = queue_timeout_s
         self._idle: list[_Process] = []
@@ -526,7 +595,7 @@ class ExecutorPool:
         self._spawns: queue.SimpleQueue[int] = queue.SimpleQueue()
         threading.Thread(target=self._spawner, name="kgraph-executor-spawner",
                          daemon=True).start()
-        for _ in range(self.size):
+        for _ in range(-(-self.size // self.per_process)):
             self._spawns.put(1)
 
     def _spawner(self) -> None:
@@ -539,29 +608,25 @@ class ExecutorPool:
             if self._closed:
                 return
             try:
-                proc = _Process(self.root)
+                engine = _Engine(self.root, self.per_process)
             except OSError:
                 time.sleep(0.5)
                 self._spawns.put(1)
                 continue
             with self._cond:
-                self._all.add(proc)
-                self._idle.append(proc)
-                self._cond.notify()
+                for slot in engine.slots:
+                    self._all.add(slot)
+                    self._idle.append(slot)
+                self._cond.notify(len(engine.slots))
 
     def _reap_idle(self) -> None:
         """Replace idle executors that died (killed from outside, out of memory): the pool
         is back to full strength within a reap interval, not when a request next meets
         the dead one."""
         with self._cond:
-            dead = [p for p in self._idle if p.proc.poll() is not None]
-            for proc in dead:
-                self._idle.remove(proc)
-                self._all.discard(proc)
-        for proc in dead:
-            proc.kill()  # closes its socket and reaps it
-            if not self._closed:
-                self._spawns.put(1)
+            dead = {p.engine for p in self._idle if p.proc.poll() is not None}
+        for engine in dead:
+            self.discard(engine.slots[0])
 
     def acquire(self) -> _Process:
         with self._cond:
@@ -581,30 +646,48 @@ class ExecutorPool:
 
     def release(self, proc: _Process) -> None:
         with self._cond:
+            if proc.engine.discarded:  # its process was killed meanwhile (another request's)
+                return
             self._idle.append(proc)
             self._cond.notify()
 
     def discard(self, proc: _Process) -> None:
-        """Kill an executor (timed out, crashed, or abandoned mid-answer) and replace it."""
-        proc.kill()
+        """Kill an executor process (timed out, crashed, or abandoned mid-answer) and
+        replace it; requests on its other threads are lost with it (see
+        :class:`_LostWithOther`)."""
+        engine = proc.engine
         with self._cond:
-            self._all.discard(proc)
+            if engine.discarded:
+                return
+            engine.discarded = True
+            for slot in engine.slots:
+                self._all.discard(slot)
+                if slot in self._idle:
+                    self._idle.remove(slot)
+        engine.kill()
         if not self._closed:
             self._spawns.put(1)
 
     def pids(self) -> list[int]:
+        """The executor processes' ids."""
         with self._cond:
-            return [p.pid for p in self._all]
+            return sorted({p.pid for p in self._all})
 
     def close(self) -> None:
         self._closed = True
         self._spawns.put(1)
         with self._cond:
-            procs = list(self._all)
+            engines = {p.engine for p in self._all}
             self._all.clear()
             self._idle.clear()
-        for proc in procs:
-            proc.kill()
+        for engine in engines:
+            engine.discarded = True
+            engine.kill()
+
+
+class _LostWithOther(EngineCrashError):
+    """The executor process was killed for another request on another of its threads
+    before this request's first byte: the request may be sent again."""
 
 
 class _Call:
@@ -654,11 +737,15 @@ class _Call:
         except OSError:
             data = b""
         if not data:
+            lost = proc.engine.discarded  # killed for another request on another thread
             try:
                 code = proc.proc.wait(timeout=1)
             except subprocess.TimeoutExpired:
                 code = None
             self._fail()
+            if lost:
+                raise _LostWithOther(f"the process evaluating this {self.what} was stopped "
+                                     "for another request; retry it")
             if code == -signal.SIGKILL:  # killed from outside (an operator, the OOM killer)
                 error = EngineCrashError(f"the process evaluating this {self.what} was killed "
                                          "from outside; only this request was lost, retry it")
@@ -803,7 +890,7 @@ class PooledStore:
         self.root = snapshots_root(store_dir)
         self.counter = VersionCounter(self.root)
         self.pool = ExecutorPool(self.root, settings.threads, settings.max_queue,
-                                 settings.queue_timeout_s)
+                                 settings.queue_timeout_s, _threads_per_process())
         self.writer = writer
         #: Cheap queries answered here, without a query process (``KGRAPH_LOCAL_QUERIES=0``
         #: sends every query to one).
@@ -849,10 +936,8 @@ class PooledStore:
             here = self.local.answer(sparql, solutions_format, graph_format)
             if here is not None:
                 return here
-        call = _Call(self.pool, _marshal("q", sparql, _dataset_wire(dataset), base_iri,
-                                         solutions_format, graph_format),
-                     self._limit(timeout_s), "query")
-        frames = call.frames()
+        frames = self._first(_marshal("q", sparql, _dataset_wire(dataset), base_iri,
+                                      solutions_format, graph_format), self._limit(timeout_s))
         kind, payload = next(frames)
         assert kind == b"H"
         kind_name, media = payload.decode().split("\n", 1)
@@ -868,9 +953,8 @@ class PooledStore:
         timeout_s: float | None = None,
     ) -> QueryResult:
         """Rows of terms, for internal callers (bootstrap, reasoning, /health)."""
-        call = _Call(self.pool, _marshal("r", sparql, _dataset_wire(dataset), base_iri),
-                     self._limit(timeout_s), "query")
-        frames = call.frames()
+        frames = self._first(_marshal("r", sparql, _dataset_wire(dataset), base_iri),
+                             self._limit(timeout_s))
         _, payload = next(frames)
         kind, value = pickle.loads(payload)
         if kind == "ask":
@@ -881,6 +965,24 @@ class PooledStore:
         if kind == "select":
             return SelectResult(value, items)
         return GraphResult(items, value)
+
+    def _first(self, request: bytes, timeout_s: float | None) -> Iterator[tuple[bytes, bytes]]:
+        """The frames of a query's answer, its first one already read: a request lost with
+        an executor process killed for another request (several threads per process) is
+        sent again, with what remains of its time limit."""
+        start = time.monotonic()
+        for attempt in range(3):
+            left = None if timeout_s is None else max(0.001, timeout_s - (time.monotonic()
+                                                                          - start))
+            frames = _Call(self.pool, request, left, "query").frames()
+            try:
+                first = next(frames)
+            except _LostWithOther:
+                if attempt == 2:
+                    raise
+                continue
+            return _prepend(first, frames)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _read(self, request: bytes, what: str = "read") -> Iterator[Any]:
         return _unbatched(_Call(self.pool, request, self._limit(None), what).frames())
@@ -965,6 +1067,26 @@ class PooledStore:
         if self.writer is not None:
             self.writer.close()
         self.counter.close()
+
+
+def _prepend(first: tuple[bytes, bytes],
+             frames: Iterator[tuple[bytes, bytes]]) -> Iterator[tuple[bytes, bytes]]:
+    """``first``, then ``frames``; closing it closes ``frames`` (which drains or replaces
+    the executor at once)."""
+    try:
+        yield first
+        yield from frames
+    finally:
+        frames.close()  # type: ignore[attr-defined]
+
+
+def _threads_per_process() -> int:
+    """Query threads per executor process (``KGRAPH_EXECUTOR_THREADS``, default 1: a
+    process per query, so stopping one query never touches another)."""
+    try:
+        return max(1, int(os.environ.get("KGRAPH_EXECUTOR_THREADS", "1")))
+    except ValueError:
+        return 1
 
 
 def _nquads(quads: Iterable[Quad]) -> bytes:
