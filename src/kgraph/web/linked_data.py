@@ -399,8 +399,7 @@ def entity_view(iri: str, quads: Sequence[Quad]) -> dict[str, object]:
     def groups(by_p: dict[str, list[dict[str, object]]], incoming: bool = False
                ) -> list[dict[str, object]]:
         out = []
-        for p, vals in sorted(by_p.items(), key=lambda kv: (
-                all(v["inferred"] for v in kv[1]), short(kv[0]))):
+        for p, vals in sorted(by_p.items(), key=lambda kv: (_rank(kv[0]), short(kv[0]))):
             more = len(vals) - PER_PROPERTY
             query = (f"SELECT ?subject WHERE {{ ?subject <{p}> <{iri}> }}" if incoming
                      else f"SELECT ?value WHERE {{ <{iri}> <{p}> ?value }}")
@@ -457,6 +456,14 @@ def snapshot_statements(item: str) -> list[dict[str, str]]:
             out.setdefault((pid, str(o)), {"pid": pid, "text": getattr(o, "value", str(o)),
                                            "qid": ""})
     return list(out.values())
+
+
+def _rank(prop: str) -> int:
+    """Where a property's group goes on the page: the domain's own (``kgo:``) first,
+    then other vocabularies, labels and comments last."""
+    if prop.startswith(KGO):
+        return 0
+    return 2 if prop.startswith((RDFS, SKOS, RDF)) else 1
 
 
 def explain_href(st: Statement) -> str:
