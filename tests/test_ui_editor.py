@@ -245,6 +245,16 @@ def test_dates_give_a_timeline_and_the_comment_picks_the_view(page, kb_server) -
     screenshot(page, "editor-timeline")
     _run(page, "# defaultView:Graph\n" + dated)  # a solution table as a graph
     assert _view(page) == "graph"
+    # values are text in every view, never markup
+    probe = '<img src="/xss-probe" onerror="window.xssFired=1">'
+    hostile = ("PREFIX xsd: <http://www.w3.org/2001/XMLSchema#>\nSELECT ?item ?label ?date WHERE {"
+               f" VALUES (?item ?label ?date) {{ (<urn:x:1> '{probe}' '2020-01-01'^^xsd:date) }} }}")
+    for view in ("Timeline", "Graph", "Table"):
+        _run(page, f"#defaultView:{view}\n" + hostile)
+        assert _view(page) == view.lower()
+        page.wait_for_timeout(200)
+        assert page.evaluate("() => window.xssFired") is None, view
+    assert probe in page.locator("#kg-yasr table").inner_text()
     # no dates: no timeline to pick
     _run(page, "SELECT ?x WHERE { VALUES ?x { 1 2 } }")
     assert "disabled" in page.locator(".select_timeline").get_attribute("class")

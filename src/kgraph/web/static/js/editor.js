@@ -308,9 +308,15 @@
         if (!present.length) continue;
         const literal = others.find((v) => b[v] && b[v].type !== "uri" && b[v].type !== "bnode");
         const named = literal || others.find((v) => b[v]);
-        const content = named ? bindingLabel(b[named], extra) : present[0].toISOString().slice(0, 10);
-        const item = { id: items.length, content, start: present[0],
-          title: vars.filter((v) => b[v]).map((v) => `${v}: ${bindingLabel(b[v], extra)}`).join("\n") };
+        const text = named ? bindingLabel(b[named], extra) : present[0].toISOString().slice(0, 10);
+        // vis-timeline takes strings as HTML: values go in as text nodes, never markup
+        const content = document.createElement("span");
+        content.textContent = text;
+        const title = document.createElement("div");
+        title.style.whiteSpace = "pre-line";
+        title.textContent = vars.filter((v) => b[v])
+          .map((v) => `${v}: ${bindingLabel(b[v], extra)}`).join("\n");
+        const item = { id: items.length, content, start: present[0], title };
         if (present.length > 1 && present[1] > present[0]) {
           item.end = present[1];
           item.type = "range";
