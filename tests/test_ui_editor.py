@@ -9,17 +9,23 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 from pyoxigraph import Literal, NamedNode, Quad
+from werkzeug.serving import make_server
 
+from kgraph.config import Settings
 from kgraph.namespaces import KGO, KGR, OWL, RDF, XSD
-from kgraph.web import ui
+from kgraph.store import open_store
+from kgraph.web import create_app, ui
 
 from .browser import is_loopback_url, screenshot
+from .support import TOKEN
 
 ROOT = Path(__file__).resolve().parents[1]
 STATIC = ROOT / "src" / "kgraph" / "web" / "static"
@@ -294,3 +300,41 @@ def test_completion_offers_kgraph_prefixes_and_the_stores_terms(page, kb_server)
     page.keyboard.press("Control+Space")
     hints = _hints(page)
     assert "kgo:" + kgo_props[0] in hints and all(h.startswith("kgo:") for h in hints)
+
+
+@pytest.fixture(scope="module")
+def writable_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """An in-process server over an empty in-memory store that takes updates (the
+    knowledge-base server is shared: no test writes to it)."""
+    queries = tmp_path_factory.mktemp("ui-queries")
+    settings = Settings(store_path=None, allow_update=True, token=TOKEN, queries_dir=queries,
+                        bootstrap=False)
+    server = make_server("127.0.0.1", 0, create_app(settings, open_store(None)), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(10)
+
+
+def test_an_update_runs_with_the_token_only(page, writable_url: str) -> None:
+    _open_editor(page, writable_url)
+    ask = {"query": "ASK { <urn:ui:a> <urn:ui:b> <urn:ui:c> }"}
+    update = "INSERT DATA { <urn:ui:a> <urn:ui:b> <urn:ui:c> }"
+    _run(page, update)
+    assert _view(page).startswith("error")  # no token: 401, shown as the endpoint said
+    assert requests.get(writable_url + "/sparql", params=ask, timeout=30).json()["boolean"] is False
+    page.fill("#kg-token", TOKEN)
+    page.dispatch_event("#kg-token", "change")
+    _run(page, update)
+    assert _view(page) == "update"
+    assert "Update applied" in page.locator("#kg-yasr").inner_text()
+    assert requests.get(writable_url + "/sparql", params=ask, timeout=30).json()["boolean"] is True
+    # a query after it is answered as usual, and the token is not sent with it
+    seen: list[dict[str, str]] = []
+    page.on("request", lambda r: seen.append(r.headers) if r.url.endswith("/sparql") else None)
+    _run(page, "SELECT ?o WHERE { <urn:ui:a> ?p ?o }")
+    assert _view(page) == "table" and "urn:ui:c" in page.locator("#kg-yasr table").inner_text()
+    assert seen and all("authorization" not in h for h in seen)

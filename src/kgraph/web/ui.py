@@ -161,6 +161,7 @@ def editor_response() -> Response:
             "graph": _formats(fmt.GRAPH_FORMATS),
         },
         "prefixMap": all_prefixes(kg.settings.ontology_dir),
+        "updates": kg.settings.allow_update,
         "initialQuery": initial,
         "defaultQuery": DEFAULT_QUERY,
         "examples": examples,

@@ -82,6 +82,12 @@
   }, false);
 
   // -- the editor -------------------------------------------------------------------------
+  const tokenField = $("kg-token");
+  if (tokenField) {
+    tokenField.value = sessionStorage.getItem("kgraph_update_token") || "";
+    tokenField.addEventListener("change", () =>
+      sessionStorage.setItem("kgraph_update_token", tokenField.value.trim()));
+  }
   const textarea = $("kg-query");
   const form = $("kg-form");
   const yasqe = new Yasqe($("kg-yasqe"), {
@@ -97,7 +103,14 @@
       acceptHeaderSelect: "application/sparql-results+json",
       acceptHeaderGraph: "text/turtle",
       acceptHeaderUpdate: "text/plain,*/*;q=0.9",
-      args: () => (asserted.checked ? [{ name: "inference", value: "false" }] : []),
+      args: () => (asserted.checked && yasqe.getQueryMode() === "query"
+        ? [{ name: "inference", value: "false" }] : []),
+      // updates need the server's token; it is sent with updates only, and kept for this
+      // tab alone (sessionStorage)
+      headers: () => {
+        const token = tokenField ? tokenField.value.trim() : "";
+        return token && yasqe.getQueryMode() === "update" ? { Authorization: `Bearer ${token}` } : {};
+      },
     },
   });
   if (cfg.initialQuery) yasqe.setValue(cfg.initialQuery);
@@ -413,6 +426,18 @@
     let note = "";
     if (wanted && wanted.view) view = wanted.view;
     else if (wanted) note = ` (#defaultView:${wanted.name} is not a view here: Table, Graph or Timeline)`;
+    if (!failed && yasqe.getQueryMode() === "update") {
+      // an update answers 204 and no body: there is nothing for Yasr to show
+      yasr.results = undefined;
+      const done = document.createElement("p");
+      done.className = "kg-update-done";
+      done.textContent = `Update applied (HTTP ${response.status}) in ${duration} ms.`;
+      yasr.resultsEl.replaceChildren(done);
+      document.body.dataset.view = "update";
+      status.textContent = "Update applied.";
+      downloads.hidden = true;
+      return;
+    }
     yasr.selectedPlugin = view;
     yasr.setResponse(response, duration);
     status.textContent = failed ? "The query failed." :
