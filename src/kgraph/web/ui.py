@@ -18,7 +18,7 @@ from pathlib import Path
 import pyoxigraph
 from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
 
-from ..namespaces import OWL, PREFIXES, RDF, RDFS
+from ..namespaces import BASE, OWL, PREFIXES, RDF, RDFS
 from ..sparql.protocol import ProtocolError
 from ..store import results as fmt
 from ..store.base import SelectResult
@@ -155,7 +155,8 @@ def editor_response() -> Response:
         "endpoint": url_for("sparql.sparql"),
         "prefixes": url_for("ui.prefixes"),
         "completions": url_for("ui.completions"),
-        "resourceBase": "https://w3id.org/kgraph/",
+        "resourceBase": BASE,
+        "root": request.script_root,
         "formats": {
             "solutions": _formats(fmt.SOLUTION_FORMATS),
             "graph": _formats(fmt.GRAPH_FORMATS),

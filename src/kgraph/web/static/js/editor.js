@@ -51,7 +51,7 @@
   // kgraph's IRIs (https://w3id.org/kgraph/...) are served by this server under the same path.
   function localUrl(iri) {
     if (!iri.startsWith(cfg.resourceBase)) return null;
-    return `${window.location.origin}/${iri.slice(cfg.resourceBase.length)}`;
+    return `${window.location.origin}${cfg.root}/${iri.slice(cfg.resourceBase.length)}`;
   }
 
   // -- completion: no completer may call outside --------------------------------------------
