@@ -351,3 +351,45 @@ def test_a_stance_that_contradicts_or_misses_its_target_fails(tmp_path: Path, fa
                                                               rule: str) -> None:
     problems = check_stances(_facts_file(tmp_path, facts))
     assert rule in {p.rule for p in problems}, problems
+
+
+# -- a position a claim ascribes is that claim's content ---------------------------------------
+
+
+def test_a_hedged_position_is_exempt_only_when_a_claim_ascribes_it(tmp_path: Path) -> None:
+    """ingest.rules' [hedged] check: "apparently" counts against a bare position, not against
+    one that the claim carrying the hedge ascribes (kgo:ascribes)."""
+    from kgraph.ingest.rules import check_hedged
+
+    text = "Mao apparently feared the plan.\n"
+    (tmp_path / "sources").mkdir()
+    (tmp_path / "facts").mkdir()
+    (tmp_path / "sources" / "t.txt").write_text(text, encoding="utf-8")
+    position = textwrap.dedent("""\
+        document: {id: t, text: ../sources/t.txt, title: "t"}
+        resources:
+          - id: kgr:Mao
+            type: kgo:Person
+            label: "Mao"
+            mentions: [{quote: "Mao", start: 0}]
+          - id: kgr:position/fear
+            type: kgo:Concern
+            label: "Mao feared the plan"
+            mentions: [{quote: "Mao apparently feared the plan", start: 0}]
+            facts:
+              - {p: kgo:positionHolder, o: kgr:Mao, quote: "Mao apparently feared", start: 0}
+        """)
+    claim = textwrap.indent(textwrap.dedent("""\
+          - id: kgr:claim/reading
+            type: kgo:Assessment
+            label: "a reading of Mao"
+            mentions: [{quote: "Mao apparently feared the plan", start: 0}]
+            facts:
+              - {p: kgo:claimant, o: kgr:Mao, quote: "Mao", start: 0}
+              - {p: kgo:ascribes, o: kgr:position/fear, quote: "apparently feared the plan", start: 4}
+        """), "  ")
+    path = tmp_path / "facts" / "t.yaml"
+    path.write_text(position, encoding="utf-8")
+    assert [p.line for p in check_hedged(load_facts(path))] != []
+    path.write_text(position + claim, encoding="utf-8")
+    assert check_hedged(load_facts(path)) == []

@@ -251,15 +251,21 @@ def check_hedged(facts: FactsFile, kinds: Kinds | None = None) -> list[FactsProb
     """Plain facts each of whose quotes sits in a hedged or attributed sentence.
 
     Claims are exempt (recording what is hedged or attributed is their job), and
-    so are scenarios (hypothetical by nature). A position records an attitude the
-    article attributes to its holder, so only hedges count against it.
+    so are scenarios (hypothetical by nature) and positions that a claim ascribes
+    (``kgo:ascribes``: their statements are that claim's content, the hedge is on
+    the claim). Another position records an attitude the article attributes to its
+    holder, so only hedges count against it.
     """
     kinds = kinds or Kinds.of(facts)
+    ascribed = {s.obj.value for s in facts.statements()
+                if s.predicate == KGO + "ascribes" and s.subject in kinds.claims
+                and isinstance(s.obj, NamedNode)}
     problems: list[FactsProblem] = []
     for statement in facts.statements():
         if statement.origin not in ("fact", "document") or not statement.quotes:
             continue
-        if statement.subject in kinds.claims or statement.subject in kinds.scenarios:
+        if statement.subject in kinds.claims or statement.subject in kinds.scenarios \
+                or statement.subject in ascribed:
             continue
         attributions = statement.subject not in kinds.positions
         per_quote = [hedge_reasons(facts.text, q, attributions=attributions)
