@@ -239,6 +239,7 @@ def test_replace_update_touches_only_its_own_skolem_iris() -> None:
     quoted = Triple(b, NamedNode(EX + "said"), Literal("q"))
     triples = [Triple(NamedNode(EX + "a"), NamedNode(EX + "p"), b),
                Triple(b, NamedNode(EX + "same"), foreign),
+               Triple(b, NamedNode(EX + "next"), BlankNode()),
                Triple(NamedNode(EX + "x"), NamedNode(EX + "quotes"), quoted),
                Triple(NamedNode(EX + "a"), NamedNode(EX + "q"), Literal("plain"))]
     for graph in (G, None):
