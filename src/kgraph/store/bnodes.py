@@ -22,7 +22,10 @@ all from this module:
 * between processes (HTTP worker -> writer) quads travel as N-Quads whose labels are
   read back verbatim (no renaming), so the writer gets the very same terms;
 * a remote engine is written to in its own notation for an existing blank node
-  (:func:`engine_bnode_iri`: Virtuoso's ``nodeID://``).
+  (:func:`engine_bnode_iri`: Virtuoso's ``nodeID://``). Oxigraph server has none (no
+  write of any kind keeps a blank node there: measured); on such an engine only
+  engine-side copies (``COPY``, ``INSERT ... WHERE``) keep them, and kgraph's own
+  rewrites mint new nodes.
 """
 
 from __future__ import annotations
