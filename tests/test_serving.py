@@ -7,6 +7,7 @@ process tree by their entry points (``executor_main``, ``writer_main``).
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import threading
@@ -25,6 +26,9 @@ from kgraph.store.base import RdfSyntaxError
 from .support import ServerProcess, auth
 
 RUNAWAY = "SELECT (COUNT(*) AS ?n) { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
+#: Seconds of work on 300 triples (a filter over a 3-way cross product), not a runaway.
+SLOW = ("SELECT (COUNT(*) AS ?n) { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i "
+        "FILTER(?c + ?f > ?i && STRLEN(STR(?a)) > 0) }")
 CHEAP = "ASK { <http://example.org/s/1/1> ?p ?o }"
 JSON = {"Accept": "application/sparql-results+json"}
 
@@ -302,7 +306,17 @@ def pooled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     settings = Settings(store_path=folder, bootstrap=False, threads=2, query_timeout_s=20)
     writer = WriterProcess(settings, folder)
     writer.start(bootstrap=False)
-    store = PooledStore(settings, folder, WriterClient(writer.address, writer.authkey))
+    # a process per query here (the tests below kill one of two); threads sharing a
+    # process are tested in test_threads_sharing_an_executor_lose_no_request_to_a_time_limit
+    old = os.environ.get("KGRAPH_EXECUTOR_THREADS")
+    os.environ["KGRAPH_EXECUTOR_THREADS"] = "1"
+    try:
+        store = PooledStore(settings, folder, WriterClient(writer.address, writer.authkey))
+    finally:
+        if old is None:
+            del os.environ["KGRAPH_EXECUTOR_THREADS"]
+        else:
+            os.environ["KGRAPH_EXECUTOR_THREADS"] = old
     yield store
     store.close()
     writer.stop()
@@ -607,3 +621,60 @@ def test_executors_cap_answers_in_every_format(tmp_path: Path,
     finally:
         store.close()
         writer.stop()
+
+
+@pytest.mark.slow
+def test_threads_sharing_an_executor_lose_no_request_to_a_time_limit(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With two query threads per executor process (``KGRAPH_EXECUTOR_THREADS``), the
+    runaway query is stopped at its limit by killing the process; the other query that was
+    running in it is sent again to the fresh process and answered in full."""
+    from kgraph.config import Settings
+    from kgraph.store.oxigraph import OxigraphStore
+    from kgraph.store.pool import PooledStore
+    from kgraph.store.snapshots import Publisher
+
+    folder = tmp_path / "store"
+    engine = OxigraphStore(folder)
+    engine.update("INSERT DATA { " + " ".join(f"<http://example.org/s{i}> <http://example.org/p> {i} ."
+                                              for i in range(300)) + " }")
+    publisher = Publisher(folder, grace_s=60)
+    publisher.publish(engine.native.backup)
+    engine.close()
+    monkeypatch.setenv("KGRAPH_EXECUTOR_THREADS", "2")
+    store = PooledStore(Settings(threads=2, query_timeout_s=60), folder, None)
+    try:
+        deadline = time.monotonic() + 30
+        while not store.pool.pids() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        first = store.pool.pids()
+        assert len(first) == 1  # two slots, one process
+        json_type = "application/sparql-results+json"
+        outcome: dict[str, object] = {}
+
+        def runaway() -> None:
+            try:
+                b"".join(store.query_serialized(RUNAWAY[:-1] + ". ?j ?k ?l }",
+                                                solutions_format=json_type,
+                                                timeout_s=1.0).chunks)
+            except Exception as exc:  # noqa: BLE001 - the outcome is what is tested
+                outcome["runaway"] = type(exc).__name__
+
+        def other() -> None:
+            time.sleep(0.3)  # runs in the same process when the runaway one is stopped
+            answer = store.query_serialized(SLOW, solutions_format=json_type)
+            outcome["other"] = json.loads(b"".join(answer.chunks))
+
+        threads = [threading.Thread(target=runaway), threading.Thread(target=other)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+        assert outcome["runaway"] == "QueryTimeoutError"
+        n = outcome["other"]["results"]["bindings"][0]["n"]["value"]  # type: ignore[index]
+        assert int(n) > 0
+        assert store.resent == 1  # it was lost with the runaway one's process, and sent again
+        assert store.pool.pids() and set(store.pool.pids()).isdisjoint(first)
+    finally:
+        store.close()
+        publisher.close()

@@ -24,6 +24,7 @@ Wire format (a ``socketpair`` per executor, so one request at a time):
 from __future__ import annotations
 
 import contextlib
+import functools
 import marshal
 import math
 import os
@@ -529,7 +530,7 @@ class _Engine:
         pairs = [socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM) for _ in range(threads)]
         code = ("import sys; from kgraph.store.pool import executor_main as m; "
                 "raise SystemExit(m(sys.argv[1], sys.argv[2], int(sys.argv[3])))")
-        env = {**os.environ, "PYTHONPATH": _pythonpath()}
+        env = {**os.environ, "PYTHONPATH": _pythonpath(), **_malloc_env()}
         fds = [child.fileno() for _, child in pairs]
         try:
             self.proc = subprocess.Popen(
@@ -565,6 +566,30 @@ class _Process:
 
     def kill(self) -> None:
         self.engine.kill()
+
+
+#: Where Debian's ``libjemalloc2`` puts the library (``apt-get install libjemalloc2``).
+JEMALLOC = ("/usr/lib/x86_64-linux-gnu/libjemalloc.so.2",
+            "/usr/lib/aarch64-linux-gnu/libjemalloc.so.2", "/usr/lib64/libjemalloc.so.2",
+            "/usr/local/lib/libjemalloc.so.2")
+
+
+@functools.lru_cache(maxsize=1)
+def _malloc_env() -> dict[str, str]:
+    """The allocator of executor processes: jemalloc when it is installed (measured on
+    the benchmark's engine-bound queries, 8 at once on 2 cores: about a quarter less CPU
+    per query than glibc's malloc, whose arenas the engine's many short-lived
+    allocations thrash). ``KGRAPH_EXECUTOR_MALLOC``: ``auto`` (default), ``system``, or
+    the path of a malloc library to preload."""
+    choice = os.environ.get("KGRAPH_EXECUTOR_MALLOC", "auto")
+    if choice == "system":
+        return {}
+    found = next((p for p in JEMALLOC if os.path.exists(p)), None) if choice == "auto" \
+        else (choice if os.path.exists(choice) else None)
+    if found is None:
+        return {}
+    preload = os.environ.get("LD_PRELOAD")
+    return {"LD_PRELOAD": found + (" " + preload if preload else "")}
 
 
 def _pythonpath() -> str:
@@ -892,6 +917,8 @@ class PooledStore:
         self.pool = ExecutorPool(self.root, settings.threads, settings.max_queue,
                                  settings.queue_timeout_s, _threads_per_process())
         self.writer = writer
+        #: Requests sent again after being lost with a process killed for another one.
+        self.resent = 0
         #: Cheap queries answered here, without a query process (``KGRAPH_LOCAL_QUERIES=0``
         #: sends every query to one).
         self.local = (_LocalAnswers(self.root, self.counter)
@@ -980,6 +1007,7 @@ class PooledStore:
             except _LostWithOther:
                 if attempt == 2:
                     raise
+                self.resent += 1
                 continue
             return _prepend(first, frames)
         raise AssertionError("unreachable")  # pragma: no cover
@@ -1080,13 +1108,19 @@ def _prepend(first: tuple[bytes, bytes],
         frames.close()  # type: ignore[attr-defined]
 
 
+#: Query threads per executor process unless ``KGRAPH_EXECUTOR_THREADS`` says otherwise:
+#: with the default 4 query slots, one process per worker (measured in docs/store.md:
+#: one shared store and allocator use less CPU per query than a process per query).
+THREADS_PER_PROCESS = 4
+
+
 def _threads_per_process() -> int:
-    """Query threads per executor process (``KGRAPH_EXECUTOR_THREADS``, default 1: a
-    process per query, so stopping one query never touches another)."""
+    """Query threads per executor process (``KGRAPH_EXECUTOR_THREADS``; 1: a process per
+    query, so that stopping one query never touches another)."""
     try:
-        return max(1, int(os.environ.get("KGRAPH_EXECUTOR_THREADS", "1")))
+        return max(1, int(os.environ.get("KGRAPH_EXECUTOR_THREADS", THREADS_PER_PROCESS)))
     except ValueError:
-        return 1
+        return THREADS_PER_PROCESS
 
 
 def _nquads(quads: Iterable[Quad]) -> bytes:
