@@ -105,7 +105,29 @@ def machine() -> dict[str, Any]:
         "oxigraph": _version([OXIGRAPH, "--version"]),
         "virtuoso": _version(["virtuoso-t", "-?"]), "wrk": _version(["wrk", "-v"]),
         "kgraph_commit": commit, "load_avg_at_start": [round(x, 2) for x in os.getloadavg()],
+        "jemalloc": next((p for p in _jemalloc_paths() if os.path.exists(p)), "not installed"),
     }
+
+
+def _jemalloc_paths() -> tuple[str, ...]:
+    from kgraph.store.pool import JEMALLOC
+
+    return JEMALLOC
+
+
+def ensure_jemalloc() -> None:
+    """kgraph's query processes preload jemalloc when it is installed (Debian's
+    ``libjemalloc2``; see docs/store.md): install it when missing, as a deployment would."""
+    from kgraph.store.pool import JEMALLOC
+
+    if any(os.path.exists(p) for p in JEMALLOC):
+        return
+    log("jemalloc missing: apt-get install -y libjemalloc2")
+    subprocess.run(["apt-get", "install", "-y", "libjemalloc2"], check=False, capture_output=True)
+    if not any(os.path.exists(p) for p in JEMALLOC):
+        subprocess.run(["apt-get", "update"], check=False, capture_output=True)
+        subprocess.run(["apt-get", "install", "-y", "libjemalloc2"], check=False,
+                       capture_output=True)
 
 
 def ensure_wrk() -> None:
@@ -532,6 +554,7 @@ class Run:
     def go(self) -> dict[str, Any]:
         a = self.args
         t_start = time.perf_counter()
+        ensure_jemalloc()
         self.results["machine"] = machine()
         ensure_wrk()
         data = self.data()

@@ -9,6 +9,7 @@ acknowledged before a query is seen by it.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -63,7 +64,16 @@ def snapshot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, P
 
 @pytest.fixture(scope="module")
 def pooled(snapshot: tuple[Path, Publisher]) -> Iterator[PooledStore]:
-    store = PooledStore(replace(Settings(), threads=1, query_timeout_s=10), snapshot[0], None)
+    old = os.environ.get("KGRAPH_LOCAL_QUERIES")
+    os.environ["KGRAPH_LOCAL_QUERIES"] = "1"  # answers in the worker (off by default)
+    try:
+        store = PooledStore(replace(Settings(), threads=1, query_timeout_s=10), snapshot[0],
+                            None)
+    finally:
+        if old is None:
+            del os.environ["KGRAPH_LOCAL_QUERIES"]
+        else:
+            os.environ["KGRAPH_LOCAL_QUERIES"] = old
     yield store
     store.close()
 

@@ -184,6 +184,18 @@ def _granian_logging() -> dict[str, Any]:
     }
 
 
+def _granian_options() -> dict[str, Any]:
+    """Extra granian options from ``KGRAPH_GRANIAN`` (a JSON object, e.g. ``{"http": "1",
+    "runtime_mode": "st"}``): for measuring the serving model (``bench/ab.py``)."""
+    import json
+
+    from granian.constants import HTTPModes, RuntimeModes
+
+    raw = json.loads(os.environ.get("KGRAPH_GRANIAN") or "{}")
+    kinds = {"http": HTTPModes, "runtime_mode": RuntimeModes}
+    return {k: kinds[k](v) if k in kinds else v for k, v in raw.items()}
+
+
 def _serve_granian(settings: Settings, env: dict[str, str]) -> None:
     from granian import Granian
     from granian.constants import Interfaces
@@ -191,6 +203,10 @@ def _serve_granian(settings: Settings, env: dict[str, str]) -> None:
     workers = settings.workers or os.cpu_count() or 1
     slots = settings.threads + min(settings.max_queue, _MAX_WAITING_THREADS) + 1
     os.environ.update(env)
+    if os.environ.get("KGRAPH_WORKER_MALLOC", "auto") != "system":
+        from .store.pool import malloc_env  # workers answer cheap queries with the engine too
+
+        os.environ.update(malloc_env())
     os.environ[ENV_SETTINGS] = settings_to_json(settings)
     os.environ["KGRAPH_SERVE_PARENT"] = str(os.getpid())
     # One id per server run: every worker gives one answer the same ETag (a revalidation
@@ -201,11 +217,13 @@ def _serve_granian(settings: Settings, env: dict[str, str]) -> None:
     stop = threading.Event()
     threading.Thread(target=_announce_when_listening, args=(settings.host, settings.port, stop),
                      daemon=True).start()
+    options: dict[str, Any] = {"blocking_threads": slots, "backpressure": slots,
+                               **_granian_options()}
     server = Granian(
         "kgraph.serve:worker_app", factory=True, interface=Interfaces.WSGI,
         address=settings.host, port=settings.port, workers=workers,
-        blocking_threads=slots, backpressure=slots, respawn_failed_workers=True,
-        respawn_interval=0.5, workers_kill_timeout=10, log_dictconfig=_granian_logging(),
+        respawn_failed_workers=True, respawn_interval=0.5, workers_kill_timeout=10,
+        log_dictconfig=_granian_logging(), **options,
     )
     try:
         server.serve()

@@ -530,7 +530,7 @@ class _Engine:
         pairs = [socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM) for _ in range(threads)]
         code = ("import sys; from kgraph.store.pool import executor_main as m; "
                 "raise SystemExit(m(sys.argv[1], sys.argv[2], int(sys.argv[3])))")
-        env = {**os.environ, "PYTHONPATH": _pythonpath(), **_malloc_env()}
+        env = {**os.environ, "PYTHONPATH": _pythonpath(), **malloc_env()}
         fds = [child.fileno() for _, child in pairs]
         try:
             self.proc = subprocess.Popen(
@@ -575,7 +575,7 @@ JEMALLOC = ("/usr/lib/x86_64-linux-gnu/libjemalloc.so.2",
 
 
 @functools.lru_cache(maxsize=1)
-def _malloc_env() -> dict[str, str]:
+def malloc_env() -> dict[str, str]:
     """The allocator of executor processes: jemalloc when it is installed (measured on
     the benchmark's engine-bound queries, 8 at once on 2 cores: about a quarter less CPU
     per query than glibc's malloc, whose arenas the engine's many short-lived
@@ -588,7 +588,9 @@ def _malloc_env() -> dict[str, str]:
         else (choice if os.path.exists(choice) else None)
     if found is None:
         return {}
-    preload = os.environ.get("LD_PRELOAD")
+    preload = os.environ.get("LD_PRELOAD", "")
+    if found in preload.split():
+        return {}
     return {"LD_PRELOAD": found + (" " + preload if preload else "")}
 
 
@@ -919,10 +921,10 @@ class PooledStore:
         self.writer = writer
         #: Requests sent again after being lost with a process killed for another one.
         self.resent = 0
-        #: Cheap queries answered here, without a query process (``KGRAPH_LOCAL_QUERIES=0``
-        #: sends every query to one).
+        #: Cheap queries answered here, without a query process (``KGRAPH_LOCAL_QUERIES=1``;
+        #: off by default: on 2 cores it measured slower than the hop, see docs/store.md).
         self.local = (_LocalAnswers(self.root, self.counter)
-                      if os.environ.get("KGRAPH_LOCAL_QUERIES", "1") != "0" else None)
+                      if os.environ.get("KGRAPH_LOCAL_QUERIES", "0") == "1" else None)
 
     @classmethod
     def from_env(cls, settings: Settings) -> PooledStore:
