@@ -678,3 +678,31 @@ def test_threads_sharing_an_executor_lose_no_request_to_a_time_limit(
     finally:
         store.close()
         publisher.close()
+
+
+def test_granian_options_and_allocator_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``KGRAPH_GRANIAN`` adds granian options (measurements); ``KGRAPH_EXECUTOR_MALLOC``
+    chooses the query processes' allocator."""
+    from granian.constants import HTTPModes
+
+    from kgraph.serve import _granian_options
+    from kgraph.store import pool
+
+    monkeypatch.setenv("KGRAPH_GRANIAN", '{"http": "1", "backpressure": 8}')
+    assert _granian_options() == {"http": HTTPModes.http1, "backpressure": 8}
+    monkeypatch.delenv("KGRAPH_GRANIAN")
+    assert _granian_options() == {}
+    pool.malloc_env.cache_clear()
+    try:
+        monkeypatch.setenv("KGRAPH_EXECUTOR_MALLOC", "system")
+        assert pool.malloc_env() == {}
+        pool.malloc_env.cache_clear()
+        monkeypatch.setenv("KGRAPH_EXECUTOR_MALLOC", "/nonexistent/libmalloc.so")
+        assert pool.malloc_env() == {}
+        pool.malloc_env.cache_clear()
+        monkeypatch.setenv("KGRAPH_EXECUTOR_MALLOC", "auto")
+        monkeypatch.delenv("LD_PRELOAD", raising=False)
+        found = [p for p in pool.JEMALLOC if os.path.exists(p)]
+        assert pool.malloc_env() == ({"LD_PRELOAD": found[0]} if found else {})
+    finally:
+        pool.malloc_env.cache_clear()
