@@ -41,7 +41,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    return int(args.func(args) or 0)
+    from .errors import StoreError
+
+    try:
+        return int(args.func(args) or 0)
+    except StoreError as exc:
+        # An engine that cannot be reached or refuses: one line, not a traceback.
+        print(f"kgraph {args.command}: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -152,4 +152,13 @@ class Settings:
             public_url=_env_url("KGRAPH_PUBLIC_URL"),
         )
         clean = {k: v for k, v in overrides.items() if v is not None}
-        return replace(settings, **clean)  # type: ignore[arg-type]
+        settings = replace(settings, **clean)  # type: ignore[arg-type]
+        # ``KGRAPH_STORE`` (or a ``store_path`` given here) may name a remote engine or
+        # ``:memory:``, as ``--store`` does: never a folder called ``http:`` in the cwd.
+        where = str(settings.store_path) if settings.store_path is not None else ""
+        if where == ":memory:":
+            settings = replace(settings, store_path=None)
+        elif where.startswith(("http:/", "https:/")):
+            url = where if "://" in where else where.replace(":/", "://", 1)
+            settings = replace(settings, store_path=None, store_url=settings.store_url or url)
+        return settings

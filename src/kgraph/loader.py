@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from .config import Settings
 from .rdf import EXTENSIONS, media_type_for, parse_rdf
-from .store import RdfSyntaxError, StoreError, open_store
+from .store import RdfSyntaxError, StoreError, open_configured, open_store
 from .store.staging import recover_interrupted_load
 
 
@@ -155,7 +155,7 @@ def _cmd_dump(args: argparse.Namespace) -> int:
     settings = Settings.from_env(store_path=args.store)
     fmt = RdfFormat.TRIG if args.format == "trig" else RdfFormat.N_QUADS
     try:
-        store = open_store(settings.store_path)
+        store = open_configured(settings)
     except StoreError as exc:
         print(f"kgraph dump: {exc}", file=sys.stderr)
         return 1

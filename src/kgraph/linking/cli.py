@@ -89,9 +89,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _open_store(path: Path | None):
     from kgraph.config import Settings
-    from kgraph.store import open_store
+    from kgraph.store import open_configured
 
-    return open_store(path if path is not None else Settings.from_env().store_path)
+    return open_configured(Settings.from_env(store_path=path))
 
 
 def cmd_link(args: argparse.Namespace) -> int:

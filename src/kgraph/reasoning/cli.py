@@ -16,7 +16,7 @@ from ..config import Settings
 
 
 def _open(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from ..store import open_store
+    from ..store import open_configured, open_store
 
     if getattr(args, "kb", False):
         from ..bootstrap import ensure_loaded
@@ -25,15 +25,17 @@ def _open(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         ensure_loaded(store, Settings(store_path=None))
         return store
     settings = Settings.from_env(store_path=args.store)
-    if settings.store_path is not None and not Path(settings.store_path).exists():
+    if (not settings.store_url and settings.store_path is not None
+            and not Path(settings.store_path).exists()):
         raise SystemExit(f"kgraph: no store at {settings.store_path}; start the server once "
                          "(it loads the knowledge base), give --store, or use --kb")
-    store = open_store(settings.store_path)
+    store = open_configured(settings)
     from ..namespaces import GRAPH_ONTOLOGY
 
     if not store.contains_graph(GRAPH_ONTOLOGY):
         store.close()
-        raise SystemExit(f"kgraph: the store at {settings.store_path} holds no ontology; "
+        raise SystemExit(f"kgraph: the store at {settings.store_url or settings.store_path} "
+                         "holds no ontology; "
                          "load the knowledge base first (server start or kgraph ingest), or use --kb")
     return store
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from .base import (
     AskResult,
@@ -60,6 +61,17 @@ def open_store(
     except KeyError:
         raise StoreError(f"unknown store engine {engine!r}; known: {', '.join(engines())}") from None
     return factory(path, union_default_graph=union_default_graph, **options)
+
+
+def open_configured(settings: Any, *, read_only: bool = False) -> Store:
+    """The store ``settings`` name: the remote engine of ``store_url`` if one is set,
+    else the embedded store at ``store_path`` (in memory when it is None). Command-line
+    tools open their store through this, so ``--store URL`` means the same everywhere."""
+    if getattr(settings, "store_url", None):
+        from .remote import RemoteStore
+
+        return RemoteStore.from_settings(settings, read_only=read_only)
+    return open_store(settings.store_path, read_only=read_only)
 
 
 def _oxigraph(path: str | Path | None, *, union_default_graph: bool = True,
