@@ -83,6 +83,8 @@ FLUSH = 1 << 16
 #: and this many bytes (the executor is reused); beyond, the executor is killed.
 DRAIN_S = 0.05
 DRAIN_BYTES = 1 << 20
+#: Times a request lost with a process killed for another request is sent again.
+RESENDS = 5
 #: How often idle executors are checked for having died.
 REAP_INTERVAL_S = 0.5
 
@@ -995,30 +997,43 @@ class PooledStore:
             return SelectResult(value, items)
         return GraphResult(items, value)
 
-    def _first(self, request: bytes, timeout_s: float | None) -> Iterator[tuple[bytes, bytes]]:
-        """The frames of a query's answer, its first one already read: a request lost with
-        an executor process killed for another request (several threads per process) is
-        sent again, with what remains of its time limit."""
+    def _frames(self, request: bytes, timeout_s: float | None,
+                what: str = "query") -> Iterator[tuple[bytes, bytes]]:
+        """The frames of an answer. A request lost with an executor process that was killed
+        for another request (several threads per process) before its first frame is sent
+        again, with what remains of its time limit, up to ``RESENDS`` times."""
         start = time.monotonic()
-        for attempt in range(3):
+        attempt = 0
+        while True:
             left = None if timeout_s is None else max(0.001, timeout_s - (time.monotonic()
                                                                           - start))
-            frames = _Call(self.pool, request, left, "query").frames()
+            frames = _Call(self.pool, request, left, what).frames()
+            given = False
             try:
-                first = next(frames)
+                for frame in frames:
+                    given = True
+                    yield frame
+                return
             except _LostWithOther:
-                if attempt == 2:
+                if given or attempt >= RESENDS:
                     raise
+                attempt += 1
                 self.resent += 1
-                continue
-            return _prepend(first, frames)
-        raise AssertionError("unreachable")  # pragma: no cover
+            finally:
+                frames.close()
+
+    def _first(self, request: bytes, timeout_s: float | None) -> Iterator[tuple[bytes, bytes]]:
+        """:meth:`_frames` of a query, its first frame already read (so errors before the
+        answer's first byte are raised here)."""
+        frames = self._frames(request, timeout_s)
+        first = next(frames)
+        return _prepend(first, frames)
 
     def _read(self, request: bytes, what: str = "read") -> Iterator[Any]:
-        return _unbatched(_Call(self.pool, request, self._limit(None), what).frames())
+        return _unbatched(self._frames(request, self._limit(None), what))
 
     def _value(self, request: bytes) -> Any:
-        frames = _Call(self.pool, request, self._limit(None), "read").frames()
+        frames = self._frames(request, self._limit(None), "read")
         _, payload = next(frames)
         for _ in frames:
             pass
@@ -1046,7 +1061,7 @@ class PooledStore:
         return self._value(_pickle("count", graph, all_graphs))
 
     def dump(self, output: IO[bytes], media_type: str) -> None:
-        for _, data in _Call(self.pool, _marshal("dump", media_type), None, "dump").frames():
+        for _, data in self._frames(_marshal("dump", media_type), None, "dump"):
             output.write(data)
 
     # -- writes ----------------------------------------------------------------------
