@@ -10,8 +10,9 @@ The processes of ``python server.py --store DIR`` (see docs/store.md, "Serving")
   after each, before acknowledging.
 * **granian workers** (``settings.workers``, default one per core), each a
   Flask app over a :class:`~kgraph.store.pool.PooledStore`;
-* **query executors** (``settings.threads`` per worker): processes that answer
-  queries from the newest snapshot and are killed at the time limit.
+* **query executors** (``settings.threads`` query slots per worker, in processes of
+  ``KGRAPH_EXECUTOR_THREADS`` threads, default 4): processes that answer queries from
+  the newest snapshot and are killed at the time limit.
 
 Every child asks the kernel to kill it when its parent dies, so no process
 outlives the server, even after ``kill -9``.
@@ -76,7 +77,8 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int,
                         help="HTTP worker processes (env KGRAPH_WORKERS; default one per core)")
     parser.add_argument("--threads", type=int,
-                        help="queries evaluated at once per worker, each in a process of its own "
+                        help="queries evaluated at once per worker, in query processes of "
+                             "KGRAPH_EXECUTOR_THREADS threads each (default 4: one process) "
                              "(env KGRAPH_THREADS; default 4)")
     parser.add_argument("--max-queue", type=int,
                         help="requests that may wait for a query process per worker (default 64); "
