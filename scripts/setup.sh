@@ -57,7 +57,8 @@ if [ -n "$extras" ] && [ ! -x /usr/bin/chromium ]; then
 fi
 # jemalloc: the query processes preload it when present (about a quarter less CPU per
 # engine-bound query, measured; docs/store.md); without it they use glibc's malloc.
-if command -v apt-get >/dev/null 2>&1 && ! ls /usr/lib/*-linux-gnu/libjemalloc.so.2 \
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+    ! ls /usr/lib/*-linux-gnu/libjemalloc.so.2 \
     >/dev/null 2>&1; then
   packages+=(libjemalloc2)
 fi
