@@ -312,7 +312,7 @@ def replace_spans(text: str, replacements: Sequence[tuple[int, int, str]]) -> st
 
 # -- where Oxigraph's parser departs from the SPARQL grammar --------------------------
 _BOOLEAN = re.compile(r"\b(?!true\b|false\b)(?i:true|false)\b")
-_MAYBE_IRI_AFTER_OPERAND = re.compile(r"(?:[?$][\w]+|\)|[0-9]|[\"'])\s*<[^\s=]")
+_MAYBE_IRI_AFTER_OPERAND = re.compile(r"(?:[?$]\w+|[)0-9\"'])\s*<[^\s=]")
 _EXPR_OPENERS = ("FILTER", "BIND", "HAVING")
 _OPERAND_END = ("var", "string", "number")
 
@@ -393,12 +393,13 @@ def engine_text(text: str) -> str:
             f"error at {line}:{col}: {bad.text} is an IRI here (longest-token rule), "
             "and an IRI cannot follow an operand in an expression"
         )
-    if _BOOLEAN.search(text):
+    lowered = text.lower()
+    if ("true" in lowered or "false" in lowered) and _BOOLEAN.search(text):
         fixes = [(t.start, t.end, t.text.lower()) for t in tokenize(text)
                  if t.kind == "word" and t.text.lower() in ("true", "false") and t.text.islower() is False]
         if fixes:
             text = replace_spans(text, fixes)
-    if "group_concat" in text.lower():
+    if "group_concat" in lowered:
         text = plain_group_concat(text)
     return text
 
