@@ -119,6 +119,10 @@ _PLAIN = (str, int, float, bool)
 #: Lines queued for the writer thread beyond which a logging thread waits for it, as it
 #: would wait on a slow stream itself (memory stays bounded).
 MAX_BACKLOG = 10_000
+#: How long the writer thread waits for more lines after the first of a batch (seconds),
+#: and the pending lines that end the wait sooner.
+BATCH_S = 0.05
+BATCH_LINES = 256
 
 
 class BackgroundHandler(logging.Handler):
@@ -127,8 +131,11 @@ class BackgroundHandler(logging.Handler):
     The request threads only queue a record (no handler lock, no formatting, no write
     per line); what a record refers to (arguments, an exception and its frames) is
     turned into text on the thread that logged it, so nothing of a request outlives it
-    on another thread. Lines go out as soon as the writer thread gets to them, in
-    order; :meth:`flush` (also called at exit by ``logging.shutdown``) waits for them.
+    on another thread. Lines go out in order, in batches: the writer thread wakes for the
+    first line after a pause and then waits ``BATCH_S`` for more (or until ``BATCH_LINES``
+    are pending), so a busy server pays one thread wake-up and one write per batch, not
+    per request; :meth:`flush` (also called at exit by ``logging.shutdown``) cuts the
+    wait short and waits until every line queued before it is written.
     """
 
     def __init__(self, stream: IO[str]) -> None:
@@ -136,13 +143,17 @@ class BackgroundHandler(logging.Handler):
         self.stream = stream
         #: Records, and the events of :meth:`flush` calls (set once what came before is out).
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        #: Set to end the writer's wait for more lines at once (a flush, a full batch).
+        self._wake = threading.Event()
         self._start()
         # a forked child has no writer thread: it gets one of its own
         os.register_at_fork(after_in_child=self._start)
 
     def _start(self) -> None:
         self._queue = queue.SimpleQueue()
-        threading.Thread(target=self._run, args=(self._queue,), name="kgraph-log-writer",
+        self._wake = threading.Event()
+        threading.Thread(target=self._run, args=(self._queue, self._wake),
+                         name="kgraph-log-writer",
                          daemon=True).start()
 
     def handle(self, record: logging.LogRecord) -> bool:  # type: ignore[override]
@@ -175,17 +186,24 @@ class BackgroundHandler(logging.Handler):
     def _put(self, item: Any) -> None:
         queued = self._queue
         queued.put(item)
-        if queued.qsize() > MAX_BACKLOG:  # the stream is slow (a pipe nobody reads): wait
-            self.flush()
+        pending = queued.qsize()
+        if pending >= BATCH_LINES:
+            if pending > MAX_BACKLOG:  # the stream is slow (a pipe nobody reads): wait
+                self.flush()
+            elif pending == BATCH_LINES:
+                self._wake.set()
 
     def access(self, logger: str, msg: str, fields: dict[str, object]) -> None:
         """Queue an access line without making a record (see :func:`access_log`)."""
         self._put((time.time(), logger, msg, fields))
 
-    def _run(self, source: queue.SimpleQueue[Any]) -> None:
+    def _run(self, source: queue.SimpleQueue[Any], wake: threading.Event) -> None:
         get, get_nowait = source.get, source.get_nowait
         while True:
             batch = [get()]
+            if not isinstance(batch[0], threading.Event):  # a flush goes out at once
+                wake.wait(BATCH_S)  # let more lines come: one wake-up and write for all
+            wake.clear()
             while True:
                 try:
                     batch.append(get_nowait())
@@ -219,6 +237,7 @@ class BackgroundHandler(logging.Handler):
         """Wait (at most a few seconds) until every line queued so far has been written."""
         done = threading.Event()
         self._queue.put(done)
+        self._wake.set()
         done.wait(5)
 
 
