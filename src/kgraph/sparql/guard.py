@@ -151,8 +151,10 @@ _NOT_OPERATORS = re.compile(
 
 def _chain_counts(data: bytes) -> tuple[int, int]:
     low = data.lower()
-    ops = sum(data.count(bytes([c])) for c in _CHAIN_CHARS)
-    return ops + sum(low.count(w) for w in _CHAIN_WORDS), data.count(b"/")
+    ops = len(data) - len(data.translate(None, _CHAIN_CHARS))  # all six characters, one pass
+    union, optional, minus, filter_ = _CHAIN_WORDS
+    return (ops + low.count(union) + low.count(optional) + low.count(minus)
+            + low.count(filter_), data.count(b"/"))
 
 
 def chains(text: str | bytes) -> tuple[int, int]:
