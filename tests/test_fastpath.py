@@ -249,3 +249,24 @@ def test_slot_is_freed_after_a_streamed_answer(app) -> None:
     slots = [kg.gate.enter() for _ in range(kg.gate.slots)]  # all free again
     for s in slots:
         s.release()
+
+
+@pytest.mark.parametrize("raw", [
+    "", "&", "query=", "query", "a=1&&b=2", "a==b", "q=%41%42%43", "q=%4", "q=%zz%41", "q=%%41",
+    "q=%5Cu0041", "q=\\x41%41", "q=a+b%2Bc", "q=%C3%A9", "q=%C3", "q=%FF%FE", "q=%e2%82%ac+x",
+    "%71uery=SELECT%20*%20%7B%3Fs%20%3Fp%20%3Fo%7D", "q=%41;b=%42", "q=%2541",
+])
+def test_pairs_read_as_parse_qsl(raw: str) -> None:
+    """The fast path's decoding of a query string gives parse_qsl's pairs, or its error."""
+    from urllib.parse import parse_qsl
+
+    from kgraph.web.fastpath import _pairs
+
+    def outcome(f: Any) -> Any:
+        try:
+            return f()
+        except UnicodeDecodeError as exc:
+            return (type(exc), str(exc))
+
+    assert outcome(lambda: _pairs(raw)) == outcome(
+        lambda: parse_qsl(raw, keep_blank_values=True, encoding="utf-8", errors="strict"))
