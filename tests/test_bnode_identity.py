@@ -285,8 +285,7 @@ def test_remote_engine_side_copy_keeps_nodes(engine_store: object) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("engine", [pytest.param("oxigraph", marks=OXIGRAPH_SERVER_GAP),
-                                    "virtuoso"], indirect=True)
+@BOTH
 def test_remote_engine_keeps_nodes_on_replace_and_materialize(engine_store: object) -> None:
     store = engine_store
     store.load(ONTOLOGY.encode(), "text/turtle", graph=G)  # type: ignore[attr-defined]

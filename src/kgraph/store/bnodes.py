@@ -156,3 +156,100 @@ def engine_bnode_iri(node: BlankNode, prefix: str) -> NamedNode:
         digest = hashlib.blake2b(label.encode("utf-8"), digest_size=8).digest()
         label = f"b{_VIRTUOSO_BASE + (int.from_bytes(digest, 'big') >> 4)}"
     return NamedNode(prefix + label)
+
+
+# -- engines without a notation (Oxigraph server): a node known by its description -------
+def _blank_label(term: object) -> str | None:
+    return term.value if isinstance(term, BlankNode) else None
+
+
+class EngineNodes:
+    """The blank nodes an engine holds, known by their outgoing triples.
+
+    Why: Oxigraph server has no notation for an existing blank node in a write, but it
+    keeps its nodes in ``INSERT {…} WHERE {…}``, where a variable binds the engine's own
+    node, and it reports each node under one stable label. A blank node of a write whose
+    label is the subject of a triple the engine holds is that node; it is written through
+    a WHERE pattern that describes it (its outgoing triples in one graph, through nested
+    blank nodes: lists, intersections), one variable per blank node.
+
+    Built from rows ``(graph, label, predicate, object)`` (``graph`` ``None``: the default
+    graph) of every blank-subject triple outside the graph being written. A description
+    that matches more than one node (two identical restrictions) cannot tell them apart:
+    :meth:`unique` says so, and the caller writes a fresh node instead.
+    """
+
+    def __init__(self, rows: Iterable[tuple[str | None, str, NamedNode, Term]]) -> None:
+        self._out: dict[tuple[str | None, str], list[tuple[NamedNode, Term]]] = {}
+        self._graphs: dict[str, list[str | None]] = {}
+        self._by_pair: dict[tuple[str | None, NamedNode, Term], set[str]] = {}
+        self._by_pred: dict[tuple[str | None, NamedNode], set[str]] = {}
+        for g, label, p, o in rows:
+            if isinstance(o, Triple):  # a triple term: left out of descriptions
+                continue
+            key = (g, label)
+            if key not in self._out:
+                self._out[key] = []
+                self._graphs.setdefault(label, []).append(g)
+            self._out[key].append((p, o))
+            self._by_pred.setdefault((g, p), set()).add(label)
+            if not isinstance(o, BlankNode):
+                self._by_pair.setdefault((g, p, o), set()).add(label)
+
+    def __contains__(self, label: str) -> bool:
+        return label in self._graphs
+
+    def graph_of(self, label: str) -> str | None:
+        """The graph whose triples describe ``label`` (the default graph first, then the
+        first IRI in order, when it has outgoing triples in several)."""
+        return min(self._graphs[label], key=lambda g: (g is not None, g or ""))
+
+    def unique(self, label: str) -> bool:
+        """Whether the description of ``label`` matches no other node of its graph (a
+        conservative test: a node it cannot rule out counts as a match)."""
+        g = self.graph_of(label)
+        out = self._out[(g, label)]
+        ground = [self._by_pair[(g, p, o)] for p, o in out if not isinstance(o, BlankNode)]
+        candidates = min(ground, key=len) if ground else self._by_pred[(g, out[0][0])]
+        return sum(1 for c in candidates if self._matches(g, label, c, set())) == 1
+
+    def _matches(self, g: str | None, a: str, b: str, assumed: set[tuple[str, str]]) -> bool:
+        """Whether node ``b`` satisfies the pattern of node ``a`` (cycles assumed to match)."""
+        if a == b or (a, b) in assumed:
+            return True
+        assumed.add((a, b))
+        theirs = self._out.get((g, b), [])
+        have = set(theirs)
+        for p, o in self._out[(g, a)]:
+            if not isinstance(o, BlankNode):
+                if (p, o) not in have:
+                    return False
+            elif (g, o.value) not in self._out:  # a bare variable: any blank node there
+                if not any(p2 == p and isinstance(o2, BlankNode) for p2, o2 in theirs):
+                    return False
+            elif not any(p2 == p and isinstance(o2, BlankNode)
+                         and self._matches(g, o.value, o2.value, assumed) for p2, o2 in theirs):
+                return False
+        return True
+
+    def pattern(self, label: str, var: Callable[[str], str]) -> tuple[str | None, list[str]]:
+        """The graph that describes ``label`` and the lines of a WHERE pattern that match
+        it (and its nested blank nodes), each blank node as ``var(label)``."""
+        g = self.graph_of(label)
+        lines: list[str] = []
+        seen: set[str] = set()
+        stack = [label]
+        while stack:
+            x = stack.pop()
+            if x in seen:
+                continue
+            seen.add(x)
+            lines.append(f"FILTER(isBlank({var(x)}))")
+            for p, o in self._out.get((g, x), []):
+                if isinstance(o, BlankNode):
+                    stack.append(o.value)
+                    text = var(o.value)
+                else:
+                    text = str(o)
+                lines.append(f"{var(x)} {p} {text} .")
+        return g, lines

@@ -73,7 +73,7 @@ from .base import (
     StoreError,
     StoreReadOnlyError,
 )
-from .bnodes import engine_bnode_iri
+from .bnodes import EngineNodes, engine_bnode_iri
 from .results import capped, stream_rdf, write_solutions
 
 log = logging.getLogger(__name__)
@@ -85,6 +85,9 @@ N_QUADS = "application/n-quads"
 #: Triples per request body chunk / per INSERT DATA batch of a bulk load.
 BATCH = 50_000
 _CHUNK = 1 << 16
+#: Most blank-subject triples read to recognise the engine's own blank nodes in a write
+#: (beyond: the write's blank nodes are written as new ones, with a warning).
+DESCRIPTION_ROWS = 200_000
 #: Longest reuse of the graph list (union rewrites, dataset views) without a local write.
 GRAPHS_TTL_S = 2.0
 
@@ -132,6 +135,10 @@ class Profile:
     describe_needs_graphs: bool = False
     #: Apply kgraph's fixes for Oxigraph's parser gaps (the same engine as the embedded store).
     oxigraph_fixes: bool = False
+    #: No notation for an existing blank node, but ``INSERT {…} WHERE {…}`` keeps the
+    #: engine's nodes and answers give stable labels: write a blank node that the engine
+    #: holds through a WHERE pattern describing it (kgraph.store.bnodes.EngineNodes).
+    bnodes_by_description: bool = False
 
 
 VIRTUOSO_DEFAULT_GRAPH = "urn:x-kgraph:default-graph"
@@ -139,7 +146,8 @@ VIRTUOSO_DEFAULT_GRAPH = "urn:x-kgraph:default-graph"
 PROFILES: dict[str, Profile] = {
     # Oxigraph server: `union-default-graph` request parameter; real default graph.
     "oxigraph": Profile("oxigraph", union_params=(("union-default-graph", ""),),
-                        errors_500_are_evaluation=True, oxigraph_fixes=True),
+                        errors_500_are_evaluation=True, oxigraph_fixes=True,
+                        bnodes_by_description=True),
     # Virtuoso: the default dataset is every graph; no plain default graph (a named one
     # is given on updates with default-graph-uri); anytime answers; nodeID:// labels.
     "virtuoso": Profile(
@@ -798,15 +806,134 @@ class RemoteStore:
         return " ;\n".join(ops)
 
     def add_quads(self, quads: Iterable[Quad]) -> None:
+        self._add(list(quads), identify=True)
+
+    def _add(self, quads: list[Quad], *, identify: bool) -> None:
         self._writing()
-        quads = list(quads)
         if not quads:
+            return
+        plan = self._identity_plan(quads, ...) if identify else None
+        if plan is not None:
+            plain, ops = plan
+            self._post_update(" ;\n".join(
+                ([self._insert_text(plain)] if plain else []) + ops), self.timeout_s)
             return
         graphs = {q.graph_name for q in quads}
         if self.graph_store_url and len(graphs) == 1:
             self._gsp_send("POST", next(iter(graphs)), quads)
             return
         self._post_update(self._insert_text(quads), self.timeout_s)
+
+    def _identity_plan(self, quads: list[Quad],
+                       exclude: object) -> tuple[list[Quad], list[str]] | None:
+        """On an engine without a blank-node notation (``bnodes_by_description``): the
+        quads to insert as data and the ``INSERT {…} WHERE {…}`` operations that write
+        the others with the engine's own blank nodes; ``None`` when no blank node of the
+        write is one the engine holds (outside graph ``exclude``, ``...``: none excluded).
+
+        A blank node of the write is the engine's when its label is the subject of a
+        triple the engine holds outside ``exclude`` (Oxigraph server reports its nodes
+        under stable labels). Each group of quads linked by blank nodes is one operation
+        whose WHERE describes its engine nodes (EngineNodes.pattern) inside a
+        ``SELECT … LIMIT 1``, so a description that matched two nodes could never
+        multiply triples; a description kgraph sees matching two nodes is not used at
+        all (the node is written as a new one, with a warning: identical descriptions
+        are indistinguishable). Cost: one query reading the engine's blank-subject
+        triples, only for writes that hold blank nodes.
+        """
+        p = self.profile
+        if not p.bnodes_by_description:
+            return None
+        direct: set[str] = set()
+        quoted: set[str] = set()
+        for q in quads:
+            for t in (q.subject, q.object):
+                if isinstance(t, BlankNode):
+                    direct.add(t.value)
+                elif isinstance(t, Triple):
+                    quoted.update(_labels(t))
+        if not direct:
+            return None
+        nodes = self._engine_nodes(exclude)
+        if nodes is None:
+            return None
+        known: set[str] = set()
+        for label in sorted(direct - quoted):
+            if label not in nodes:
+                continue
+            if nodes.unique(label):
+                known.add(label)
+            else:
+                log.warning("blank node _:%s: its description matches more than one node of "
+                            "the engine; written as a new node", label)
+        if not known:
+            return None
+        parent: dict[str, str] = {}
+
+        def find(x: str) -> str:
+            while parent.setdefault(x, x) != x:
+                parent[x] = parent[parent[x]]
+                x = parent[x]
+            return x
+
+        plain: list[Quad] = []
+        linked: list[tuple[Quad, list[str]]] = []
+        for q in quads:
+            labels = _labels(q.subject) + _labels(q.object)
+            if not labels:
+                plain.append(q)
+                continue
+            for other in labels[1:]:
+                parent[find(other)] = find(labels[0])
+            linked.append((q, labels))
+        groups: dict[str, list[tuple[Quad, list[str]]]] = {}
+        for q, labels in linked:
+            groups.setdefault(find(labels[0]), []).append((q, labels))
+        counter = itertools.count()
+        ops: list[str] = []
+        for group in groups.values():
+            mine = sorted({label for _, labels in group for label in labels} & known)
+            if not mine:
+                plain.extend(q for q, _ in group)
+                continue
+            var = _Variables(counter)
+
+            where: dict[str | None, dict[str, None]] = {}
+            for label in mine:
+                g, lines = nodes.pattern(label, var)
+                where.setdefault(g, {}).update(dict.fromkeys(lines))
+            template: dict[str | None, list[str]] = {}
+            for q, _ in group:
+                line = " ".join(var(t.value) if isinstance(t, BlankNode) and t.value in known
+                                else _data_text(t, p)
+                                for t in (q.subject, q.predicate, q.object)) + " ."
+                template.setdefault(self._graph_term(q.graph_name), []).append(line)
+            ops.append("INSERT {\n" + _blocks(template) + "\n} WHERE {\n{ SELECT "
+                       + " ".join(var(label) for label in mine) + " WHERE {\n"
+                       + _blocks({g: list(lines) for g, lines in where.items()})
+                       + "\n} LIMIT 1 }\n}")
+        return plain, ops
+
+    def _engine_nodes(self, exclude: object) -> EngineNodes | None:
+        """Every blank-subject triple of the engine outside graph ``exclude`` (``None``:
+        the default graph; ``...``: none), as :class:`EngineNodes`; ``None`` beyond
+        :data:`DESCRIPTION_ROWS`."""
+        skip = None if exclude is ... else self._graph_term(exclude)
+        named = "GRAPH ?g { ?b ?p ?o } FILTER(isBlank(?b))"
+        if skip is not None:
+            named += f" FILTER(?g != <{skip}>)"
+        branches = [f"{{ {named} }}"]
+        if exclude is ... or skip is not None:
+            branches.append("{ ?b ?p ?o FILTER(isBlank(?b)) }")
+        text = (f"SELECT ?g ?b ?p ?o WHERE {{ {' UNION '.join(branches)} }} "
+                f"LIMIT {DESCRIPTION_ROWS + 1}")
+        rows = [(g.value if isinstance(g, NamedNode) else None, b.value, pred, o)
+                for g, b, pred, o in self._select_raw(text).rows]
+        if len(rows) > DESCRIPTION_ROWS:
+            log.warning("more than %d blank-subject triples in the engine: the blank nodes "
+                        "of this write are written as new nodes", DESCRIPTION_ROWS)
+            return None
+        return EngineNodes(rows)
 
     def load(
         self,
@@ -818,7 +945,7 @@ class RemoteStore:
     ) -> int:
         self._writing()
         quads = parse_rdf(data, media_type, graph=graph, base_iri=base_iri)
-        self.add_quads(quads)
+        self._add(list(quads), identify=False)  # parsed nodes are new by construction
         return len(quads)
 
     def replace_graph(self, graph: str | None, quads: Iterable[Quad]) -> None:
@@ -826,14 +953,21 @@ class RemoteStore:
         target = graph_node(graph)
         quads = [q if q.graph_name == target else Quad(q.subject, q.predicate, q.object, target)
                  for q in quads]
-        if self.graph_store_url and quads and self.profile.gsp_put_atomic:
+        plan = self._identity_plan(quads, target) if quads else None
+        if self.graph_store_url and quads and self.profile.gsp_put_atomic and plan is None:
             self._gsp_send("PUT", target, quads)
             return
-        # One update request: the engine applies it as one transaction where it can.
+        # One update request: the engine applies it as one transaction where it can
+        # (Oxigraph server: measured, a failing last operation undoes the CLEAR).
         g = self._graph_term(target)
         clear = "CLEAR SILENT DEFAULT" if g is None else f"CLEAR SILENT GRAPH <{g}>"
         if not quads:
             self._post_update(clear, self.timeout_s)
+            return
+        if plan is not None:
+            plain, ops = plan
+            self._post_update(" ;\n".join(
+                [clear, *([self._insert_text(plain)] if plain else []), *ops]), self.timeout_s)
             return
         self._post_update(f"{clear} ;\n{self._insert_text(quads)}", self.timeout_s)
 
@@ -1088,6 +1222,37 @@ def _data_text(term: object, profile: Profile) -> str:
     """A term in INSERT DATA: blank nodes in the engine's notation for that node, else as
     ``_:label`` (fresh, and shared within a request)."""
     return _nt_term(term, profile)
+
+
+class _Variables:
+    """One SPARQL variable per blank-node label (numbers shared by one request)."""
+
+    def __init__(self, counter: Iterator[int]) -> None:
+        self._counter = counter
+        self._names: dict[str, str] = {}
+
+    def __call__(self, label: str) -> str:
+        if label not in self._names:
+            self._names[label] = f"?b{next(self._counter)}"
+        return self._names[label]
+
+
+def _labels(term: object) -> list[str]:
+    """Labels of the blank nodes in a term (in a quoted triple too)."""
+    if isinstance(term, BlankNode):
+        return [term.value]
+    if isinstance(term, Triple):
+        return _labels(term.subject) + _labels(term.object)
+    return []
+
+
+def _blocks(lines_by_graph: dict[str | None, list[str]]) -> str:
+    """Lines grouped in ``GRAPH <g> {…}`` blocks (``None``: outside any)."""
+    parts = []
+    for g, lines in lines_by_graph.items():
+        body = "\n".join(lines)
+        parts.append(body if g is None else f"GRAPH <{g}> {{\n{body}\n}}")
+    return "\n".join(parts)
 
 
 def _rows(body: _Body, fmt: QueryResultsFormat, width: int) -> Iterator[tuple[Any, ...]]:
