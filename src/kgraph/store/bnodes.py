@@ -184,6 +184,8 @@ class EngineNodes:
         self._graphs: dict[str, list[str | None]] = {}
         self._by_pair: dict[tuple[str | None, NamedNode, Term], set[str]] = {}
         self._by_pred: dict[tuple[str | None, NamedNode], set[str]] = {}
+        #: blank parents: (graph, child) -> [(parent, predicate)]
+        self._in: dict[tuple[str | None, str], list[tuple[str, NamedNode]]] = {}
         for g, label, p, o in rows:
             if isinstance(o, Triple):  # a triple term: left out of descriptions
                 continue
@@ -193,7 +195,9 @@ class EngineNodes:
                 self._graphs.setdefault(label, []).append(g)
             self._out[key].append((p, o))
             self._by_pred.setdefault((g, p), set()).add(label)
-            if not isinstance(o, BlankNode):
+            if isinstance(o, BlankNode):
+                self._in.setdefault((g, o.value), []).append((label, p))
+            else:
                 self._by_pair.setdefault((g, p, o), set()).add(label)
 
     def __contains__(self, label: str) -> bool:
@@ -212,6 +216,29 @@ class EngineNodes:
         ground = [self._by_pair[(g, p, o)] for p, o in out if not isinstance(o, BlankNode)]
         candidates = min(ground, key=len) if ground else self._by_pred[(g, out[0][0])]
         return sum(1 for c in candidates if self._matches(g, label, c, set())) == 1
+
+    def anchor(self, label: str, depth: int = 8) -> str | None:
+        """A node whose pattern (:meth:`pattern`) pins ``label`` down: ``label`` itself when
+        :meth:`unique`, else a blank parent in the same graph that is pinned down and has
+        no other child by that predicate that ``label``'s description matches (the
+        ontology's two identical restrictions ``[owl:onProperty :status; owl:hasValue
+        :InForce]`` are told apart by the lists that hold them); ``None`` when none is."""
+        g = self.graph_of(label)
+        if self.unique(label):
+            return label
+        if depth == 0:
+            return None
+        for parent, p in self._in.get((g, label), []):
+            if parent == label or self.graph_of(parent) != g:
+                continue
+            siblings = [o.value for p2, o in self._out[(g, parent)]
+                        if p2 == p and isinstance(o, BlankNode) and o.value != label]
+            if any(self._matches(g, label, c, set()) for c in siblings):
+                continue
+            top = self.anchor(parent, depth - 1)
+            if top is not None:
+                return top
+        return None
 
     def _matches(self, g: str | None, a: str, b: str, assumed: set[tuple[str, str]]) -> bool:
         """Whether node ``b`` satisfies the pattern of node ``a`` (cycles assumed to match)."""

@@ -834,11 +834,12 @@ class RemoteStore:
         A blank node of the write is the engine's when its label is the subject of a
         triple the engine holds outside ``exclude`` (Oxigraph server reports its nodes
         under stable labels). Each group of quads linked by blank nodes is one operation
-        whose WHERE describes its engine nodes (EngineNodes.pattern) inside a
-        ``SELECT … LIMIT 1``, so a description that matched two nodes could never
-        multiply triples; a description kgraph sees matching two nodes is not used at
-        all (the node is written as a new one, with a warning: identical descriptions
-        are indistinguishable). Cost: one query reading the engine's blank-subject
+        whose WHERE describes its engine nodes (EngineNodes.pattern; a node whose own
+        description matches another node through the blank node that holds it,
+        EngineNodes.anchor) inside a ``SELECT … LIMIT 1``, so a description that matched
+        two nodes could never multiply triples; a node kgraph cannot pin down is
+        written as a new one, with a warning (identical descriptions in identical
+        places are indistinguishable). Cost: one query reading the engine's blank-subject
         triples, only for writes that hold blank nodes.
         """
         p = self.profile
@@ -857,17 +858,20 @@ class RemoteStore:
         nodes = self._engine_nodes(exclude)
         if nodes is None:
             return None
-        known: set[str] = set()
+        #: the engine's nodes in the write -> the node whose pattern pins each down
+        roots: dict[str, str] = {}
         for label in sorted(direct - quoted):
             if label not in nodes:
                 continue
-            if nodes.unique(label):
-                known.add(label)
+            root = nodes.anchor(label)
+            if root is not None:
+                roots[label] = root
             else:
                 log.warning("blank node _:%s: its description matches more than one node of "
                             "the engine; written as a new node", label)
-        if not known:
+        if not roots:
             return None
+        known = set(roots)
         parent: dict[str, str] = {}
 
         def find(x: str) -> str:
@@ -899,8 +903,8 @@ class RemoteStore:
             var = _Variables(counter)
 
             where: dict[str | None, dict[str, None]] = {}
-            for label in mine:
-                g, lines = nodes.pattern(label, var)
+            for root in sorted({roots[label] for label in mine}):
+                g, lines = nodes.pattern(root, var)
                 where.setdefault(g, {}).update(dict.fromkeys(lines))
             template: dict[str | None, list[str]] = {}
             for q, _ in group:
