@@ -88,7 +88,11 @@ def kb() -> OxigraphStore:
     digests."""
     if not FACTS.exists():
         pytest.skip("knowledge base not present")
-    store = open_store(None)
+    return _build_kb(open_store(None))  # type: ignore[return-value]
+
+
+def _build_kb(store: object) -> object:
+    """Start-up's steps (see :func:`kb`) on ``store``."""
     files = ontology_files(ROOT / "ontology")
     store.replace_graph(GRAPH_ONTOLOGY, parse_files(files, GRAPH_ONTOLOGY, progress=False))
     compiled = compile_document(load_facts(FACTS))
@@ -102,7 +106,7 @@ def kb() -> OxigraphStore:
     store.replace_graph(GRAPH_BOOTSTRAP, [
         Quad(NamedNode(g), NamedNode(KGO + "sha256"), Literal(digest(inputs)), record)
         for g, inputs in ((GRAPH_ONTOLOGY, files), (compiled.graph, [FACTS]))])
-    return store  # type: ignore[return-value]
+    return store
 
 
 def test_restriction_members_are_found_across_inferred_and_ontology(kb: OxigraphStore) -> None:
@@ -266,11 +270,6 @@ def test_virtuoso_spelling_of_blank_nodes() -> None:
 
 # -- remote engines ------------------------------------------------------------------------
 BOTH = pytest.mark.parametrize("engine", ["oxigraph", "virtuoso"], indirect=True)
-OXIGRAPH_SERVER_GAP = pytest.mark.xfail(
-    strict=True, reason="Oxigraph server mints a new node for every blank node of a write "
-    "(INSERT DATA, Graph Store PUT/POST, also with no_transaction or lenient: measured) and "
-    "offers no notation for an existing one; only engine-side copies keep them "
-    "(docs/store.md, 'Blank nodes')")
 
 
 @pytest.mark.slow
@@ -306,3 +305,66 @@ def test_remote_engine_keeps_nodes_on_replace_and_materialize(engine_store: obje
     first = sorted(map(str, store.triples(GRAPH_INFERRED)))  # type: ignore[attr-defined]
     materialize(store)
     assert sorted(map(str, store.triples(GRAPH_INFERRED))) == first  # type: ignore[attr-defined]
+
+
+# -- Oxigraph server: nodes known by their description --------------------------------------
+@pytest.mark.slow
+@pytest.mark.parametrize("engine", ["oxigraph"], indirect=True)
+def test_oxigraph_server_knowledge_base_keeps_the_links(engine_store: object,
+                                                        kb: OxigraphStore) -> None:
+    """Start-up's steps on Oxigraph server find what they find in the embedded store."""
+    store = _build_kb(engine_store)
+    assert _number(store, FOREIGN) == 0
+    members = {(r[0], r[2]) for r in _rows(store, RESTRICTIONS)}
+    assert members and members == {(r[0], r[2]) for r in _rows(kb, RESTRICTIONS)}
+    assert len(_rows(store, RESTRICTIONS)) == len(_rows(kb, RESTRICTIONS))
+    first = sorted(map(str, store.triples(GRAPH_INFERRED)))  # type: ignore[attr-defined]
+    materialize(store)
+    assert sorted(map(str, store.triples(GRAPH_INFERRED))) == first  # type: ignore[attr-defined]
+
+
+TWINS = f"""
+@prefix ex: <{EX}> .
+@prefix owl: <{OWL}> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+# the same restriction twice, each in a list that tells it apart (as in kgraph's ontology)
+ex:A owl:intersectionOf ( ex:T [ a owl:Restriction ; owl:onProperty ex:status ;
+                                 owl:hasValue ex:InForce ] ) .
+ex:B owl:intersectionOf ( ex:U [ a owl:Restriction ; owl:onProperty ex:status ;
+                                 owl:hasValue ex:InForce ] ) .
+# the same restriction twice, nothing blank around either: indistinguishable
+ex:C rdfs:subClassOf [ a owl:Restriction ; owl:onProperty ex:p ; owl:someValuesFrom ex:D ] .
+ex:E rdfs:subClassOf [ a owl:Restriction ; owl:onProperty ex:p ; owl:someValuesFrom ex:D ] .
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("engine", ["oxigraph"], indirect=True)
+def test_oxigraph_server_identical_descriptions(engine_store: object,
+                                                caplog: pytest.LogCaptureFixture) -> None:
+    store = engine_store
+    store.load(TWINS.encode(), "text/turtle", graph=G)  # type: ignore[attr-defined]
+    in_force = {r[0]: r[1] for r in _rows(store, f"""SELECT ?k ?r WHERE {{ GRAPH <{G}> {{
+        ?k <{OWL}intersectionOf>/<http://www.w3.org/1999/02/22-rdf-syntax-ns#rest>/
+           <http://www.w3.org/1999/02/22-rdf-syntax-ns#first> ?r }} }}""")}
+    twins = [r[0] for r in _rows(store, f"SELECT ?r WHERE {{ GRAPH <{G}> {{ ?r <{OWL}onProperty> "
+                                        f"<{EX}p> }} }}")]
+    assert len(in_force) == 2 and len(set(in_force.values())) == 2 and len(set(twins)) == 2
+    size = store.count(G)  # type: ignore[attr-defined]
+    about = NamedNode(EX + "about")
+    links = [Quad(k, about, r, NamedNode(L)) for k, r in in_force.items()]
+    links += [Quad(NamedNode(EX + f"twin{i}"), about, r, NamedNode(L))
+              for i, r in enumerate(twins)]
+    with caplog.at_level("WARNING", logger="kgraph.store.remote"):
+        store.add_quads(links)  # type: ignore[attr-defined]
+    # told apart by the lists that hold them: each link reaches its own restriction
+    joined = _rows(store, f"""SELECT ?k WHERE {{ GRAPH <{L}> {{ ?k <{EX}about> ?r }}
+        GRAPH <{G}> {{ ?k <{OWL}intersectionOf>/<http://www.w3.org/1999/02/22-rdf-syntax-ns#rest>/
+                       <http://www.w3.org/1999/02/22-rdf-syntax-ns#first> ?r }} }}""")
+    assert sorted(r[0].value for r in joined) == [EX + "A", EX + "B"]
+    # indistinguishable: written as new nodes, never multiplied, and said so
+    assert store.count(L) == 4  # type: ignore[attr-defined]
+    assert not _rows(store, f"SELECT ?t WHERE {{ GRAPH <{L}> {{ ?t <{EX}about> ?r }} "
+                            f"GRAPH <{G}> {{ ?r <{OWL}onProperty> <{EX}p> }} }}")
+    assert sum("more than one node" in r.getMessage() for r in caplog.records) == 2
+    assert store.count(G) == size  # type: ignore[attr-defined]
