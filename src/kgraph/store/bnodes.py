@@ -23,9 +23,9 @@ all from this module:
   read back verbatim (no renaming), so the writer gets the very same terms;
 * a remote engine is written to in its own notation for an existing blank node
   (:func:`engine_bnode_iri`: Virtuoso's ``nodeID://``). Oxigraph server has none (no
-  write of any kind keeps a blank node there: measured); on such an engine only
-  engine-side copies (``COPY``, ``INSERT ... WHERE``) keep them, and kgraph's own
-  rewrites mint new nodes.
+  data write keeps a blank node there: measured), but ``INSERT ... WHERE`` keeps the
+  engine's own nodes: there a node the engine holds is written through a WHERE pattern
+  that describes it (:class:`EngineNodes`, used by ``RemoteStore``).
 """
 
 from __future__ import annotations
