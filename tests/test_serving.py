@@ -706,3 +706,34 @@ def test_granian_options_and_allocator_from_the_environment(monkeypatch: pytest.
         assert pool.malloc_env() == ({"LD_PRELOAD": found[0]} if found else {})
     finally:
         pool.malloc_env.cache_clear()
+
+
+def test_a_whole_answer_from_a_process_killed_meanwhile_is_kept() -> None:
+    """Another thread's time limit may kill the process after this answer's last frame
+    arrived and before its slot is handed back (its socket then closed): the answer
+    stands, and the dead slot is not returned to the pool (seen once in the soak as a
+    500 from ``settimeout`` on the closed socket)."""
+    import socket as socketlib
+
+    from kgraph.store import pool as poolmod
+
+    class Pool:
+        released: list[object] = []
+
+        def release(self, proc: object) -> None:
+            self.released.append(proc)
+
+    class Engine:
+        discarded = True
+
+    a, b = socketlib.socketpair()
+    b.close()
+    slot = type("Slot", (), {})()
+    slot.engine, slot.sock = Engine(), a
+    a.close()  # what _Engine.kill does to every slot of the process
+    call = object.__new__(poolmod._Call)
+    call.pool, call.proc, call.buf, call.deadline = Pool(), slot, b"", None
+    end = poolmod._FRAME.pack(b"E", 0)
+    call.buf = poolmod._FRAME.pack(b"R", 3) + b"abc" + end
+    assert list(call.frames()) == [(b"R", b"abc")]
+    assert Pool.released == [] and call.proc is None

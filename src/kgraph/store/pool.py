@@ -848,7 +848,14 @@ class _Call:
     def _done(self) -> None:
         proc, self.proc = self.proc, None
         if proc is not None:
-            proc.sock.settimeout(None)
+            try:
+                proc.sock.settimeout(None)
+            except OSError:
+                # The answer is whole, but its process was killed meanwhile for another
+                # thread's request (its socket is closed): nothing to hand back.
+                if proc.engine.discarded:
+                    return
+                raise
             self.pool.release(proc)
 
 
