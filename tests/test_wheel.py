@@ -3,11 +3,10 @@
 The wheel is built from a copy of the sources (so no stale ``build/`` is packaged), installed
 in a fresh virtual environment, and ``kgraph serve`` is started from an empty temporary
 folder: it must serve the article's graph, the ontology and the inferences, all read from the
-package itself. Offline: the build backend comes from the wheelhouse ``scripts/setup.sh
---test`` prepares (``.cache/wheelhouse``), and the environment borrows the already installed
-dependencies read-only (a ``.pth`` line: their ``.pth`` files, the checkout's editable link
-among them, are not processed), so the test costs a build and a start, not an install of
-every dependency; ``pip check`` confirms the wheel's declared requirements are met.
+package itself. Offline: the build backend and every dependency come from the wheelhouse
+``scripts/setup.sh --test`` prepares (``.cache/wheelhouse``), installed into the new
+environment with ``--no-index``; ``pip check`` confirms the wheel's declared requirements are
+met.
 """
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ import os
 import shutil
 import subprocess
 import sys
-import sysconfig
 import time
 import zipfile
 from collections.abc import Iterator
@@ -80,11 +78,8 @@ def installed(built: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     venv = tmp / "venv"
     _run([sys.executable, "-m", "venv", "--without-pip", venv])
     python = venv / "bin" / "python"
-    purelib = Path(_run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]
-                        ).stdout.strip())
-    (purelib / "kgraph-test-dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    _run([sys.executable, "-m", "pip", "--python", python, "install", "--quiet", "--no-deps",
-          "--no-index", built], env=_clean_env(), cwd=tmp)
+    _run([sys.executable, "-m", "pip", "--python", python, "install", "--quiet",
+          "--no-index", "--find-links", WHEELHOUSE, built], env=_clean_env(), cwd=tmp)
     _run([sys.executable, "-m", "pip", "--python", python, "check"], env=_clean_env(), cwd=tmp)
     yield venv / "bin"
 
