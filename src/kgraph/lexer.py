@@ -210,16 +210,18 @@ def _target(tokens: Sequence[Token], j: int, base: str | None,
     return None
 
 
-def service_refs(query: str) -> list[ServiceRef]:
-    """Every ``SERVICE`` clause of a query or update, with its endpoint resolved by the
-    BASE and prefixes declared before it."""
-    tokens = list(tokenize(query))
+def _keyword_targets(
+    text: str, keyword: str
+) -> Iterator[tuple[Token, bool, Token, tuple[str | None, str | None]]]:
+    """Each ``keyword [SILENT] target`` of ``text``: the keyword's token, whether SILENT
+    was given, the target's token and its resolution (by the BASE and prefixes declared
+    before it; see :func:`_target`). Keywords with no readable target are skipped."""
+    tokens = list(tokenize(text))
     base: str | None = None
     prefixes: dict[str, str] = {}
-    refs: list[ServiceRef] = []
     for i, tok in enumerate(tokens):
         base, prefixes = _declare(tokens, i, base, prefixes)
-        if not tok.is_word("SERVICE"):
+        if not tok.is_word(keyword):
             continue
         j = i + 1
         silent = j < len(tokens) and tokens[j].is_word("SILENT")
@@ -227,10 +229,14 @@ def service_refs(query: str) -> list[ServiceRef]:
             j += 1
         found = _target(tokens, j, base, prefixes) if j < len(tokens) else None
         if found is not None:
-            target = tokens[j]
-            refs.append(ServiceRef(found[0], found[1], silent, target.start, target.end,
-                                   tok.start))
-    return refs
+            yield tok, silent, tokens[j], found
+
+
+def service_refs(query: str) -> list[ServiceRef]:
+    """Every ``SERVICE`` clause of a query or update, with its endpoint resolved by the
+    BASE and prefixes declared before it."""
+    return [ServiceRef(found[0], found[1], silent, target.start, target.end, tok.start)
+            for tok, silent, target, found in _keyword_targets(query, "SERVICE")]
 
 
 @dataclass(frozen=True)
@@ -244,21 +250,8 @@ class LoadRef:
 
 def load_refs(update: str) -> list[LoadRef]:
     """Every ``LOAD`` of an update, with its source resolved like :func:`service_refs`."""
-    tokens = list(tokenize(update))
-    base: str | None = None
-    prefixes: dict[str, str] = {}
-    refs: list[LoadRef] = []
-    for i, tok in enumerate(tokens):
-        base, prefixes = _declare(tokens, i, base, prefixes)
-        if not tok.is_word("LOAD"):
-            continue
-        j = i + 1
-        if j < len(tokens) and tokens[j].is_word("SILENT"):
-            j += 1
-        found = _target(tokens, j, base, prefixes) if j < len(tokens) else None
-        if found is not None:
-            refs.append(LoadRef(found[0], tokens[j].start, tokens[j].end))
-    return refs
+    return [LoadRef(found[0], target.start, target.end)
+            for _tok, _silent, target, found in _keyword_targets(update, "LOAD")]
 
 
 class DatasetConflictError(ValueError):
